@@ -1,0 +1,155 @@
+"""Training speed: a plain PyTorch loop (the reference) against the pipeline's training, side by side.
+
+    python -m benchmarks.train_speed            # 20 epochs each, then the dvc repro timings
+    python -m benchmarks.train_speed --epochs 2 --no-dvc
+
+Each side trains in its own child process (so its peak memory is its own) on the same data, for the
+same number of epochs, and is scored on the test set. The reference follows pytorch/examples' VAE: a
+DataLoader over torchvision's dataset with ToTensor, fp32, batch 128, Adam at 1e-3, the same model and
+the same per-image loss. Results go to benchmarks/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "data" / "fashion_mnist"
+RESULTS = REPO / "benchmarks" / "results.json"
+
+
+def train_reference(epochs: int, threads: int) -> tuple[torch.nn.Module, int]:
+    """pytorch/examples-style loop; returns the model and the number of training images seen."""
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    from betavae.losses import bernoulli_nll, kl_divergence
+    from betavae.model import LOGVAR, MU, BetaVAE
+    from betavae.params import load_params
+
+    params = load_params(REPO / "params.yaml")
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    dataset = datasets.FashionMNIST(str(DATA), train=True, download=False, transform=transforms.ToTensor())
+    loader = DataLoader(dataset, batch_size=128, shuffle=True)
+    model = BetaVAE(params.model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    for _ in range(epochs):
+        for images, _ in loader:
+            optimizer.zero_grad()
+            state = {}
+            logits = model(images, state=state)
+            loss = (bernoulli_nll(logits, images) + params.train.beta * kl_divergence(state[MU], state[LOGVAR])).mean()
+            loss.backward()
+            optimizer.step()
+    return model.eval(), epochs * len(dataset)
+
+
+def train_pipeline(epochs: int) -> tuple[torch.nn.Module, int]:
+    """The train stage's own code with params.yaml; images seen excludes the validation passes."""
+    from betavae.compute import configure
+    from betavae.data import load_images
+    from betavae.params import load_params
+    from betavae.training import train
+
+    params = load_params(REPO / "params.yaml")
+    compute = configure(params.compute)
+    images, _ = load_images(DATA, "train")
+    settings = dataclasses.replace(params.train, epochs=epochs)
+    with tempfile.TemporaryDirectory() as scratch:
+        model = train(images, params.model, settings, Path(scratch) / "log.csv", compute, verbose=0)
+    return model, epochs * (len(images) - settings.val_size)
+
+
+def run_side(side: str, epochs: int, threads: int) -> dict:
+    """Train one side, then score it; runs inside the child process."""
+    from betavae.data import load_images
+    from betavae.evaluation import evaluate
+
+    start = time.perf_counter()
+    model, seen = train_reference(epochs, threads) if side == "reference" else train_pipeline(epochs)
+    seconds = time.perf_counter() - start
+    torch.set_num_threads(threads)
+    test_images, _ = load_images(DATA, "test")
+    return {"seconds": round(seconds, 2), "images_per_s": round(seen / seconds, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "test_mse": evaluate(model, test_images, batch_size=1000, seed=0)["test_mse"], "epochs": epochs}
+
+
+def in_child(side: str, epochs: int, threads: int) -> dict:
+    command = [sys.executable, "-m", "benchmarks.train_speed", "--side", side, "--epochs", str(epochs),
+               "--threads", str(threads)]
+    print(f"training {side} for {epochs} epochs ...", flush=True)
+    output = subprocess.run(command, cwd=REPO, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def time_command(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    return round(time.perf_counter() - start, 2)
+
+
+def time_dvc() -> dict:
+    """A no-op `dvc repro` here, and the whole default pipeline in a fresh clone of HEAD."""
+    dvc = [str(Path(sys.executable).parent / "dvc"), "repro"]
+    result = {"noop_dvc_repro_s": time_command(dvc, REPO)}
+    with tempfile.TemporaryDirectory() as scratch:
+        clone = Path(scratch) / "clone"
+        subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+        print("running the whole default dvc repro in a fresh clone ...", flush=True)
+        result["full_dvc_repro_s"] = time_command(dvc, clone)
+        shutil.rmtree(clone, ignore_errors=True)
+    return result
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "torch": torch.__version__,
+            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=None, help="default: train.epochs from params.yaml")
+    parser.add_argument("--threads", type=int, default=None, help="default: compute.threads from params.yaml")
+    parser.add_argument("--no-dvc", action="store_true", help="skip the dvc repro timings")
+    parser.add_argument("--side", choices=("reference", "pipeline"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    from betavae.params import load_params
+    params = load_params(REPO / "params.yaml")
+    epochs = args.epochs or params.train.epochs
+    threads = args.threads or params.compute.threads
+    if args.side:
+        print(json.dumps(run_side(args.side, epochs, threads)))
+        return
+
+    results = {"machine": {**machine(), "threads": threads}, "compute": dataclasses.asdict(params.compute),
+               "reference": in_child("reference", epochs, threads),
+               "pipeline": in_child("pipeline", epochs, threads)}
+    results["speedup"] = round(results["pipeline"]["images_per_s"] / results["reference"]["images_per_s"], 2)
+    results["mse_change"] = round(results["pipeline"]["test_mse"] / results["reference"]["test_mse"] - 1, 4)
+    if not args.no_dvc:
+        results["dvc"] = time_dvc()
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

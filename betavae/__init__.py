@@ -1,0 +1,1 @@
+"""A reproducible beta-VAE on Fashion-MNIST: data, model, training, evaluation and figures."""

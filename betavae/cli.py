@@ -1,0 +1,40 @@
+"""What every stage script shares: its arguments, torch settings, and clean error exits."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from betavae.errors import BetaVAEError
+from betavae.params import Params, load_params
+
+
+def parse_stage_args(argv: Sequence[str] | None, description: str,
+                     paths: Sequence[str]) -> tuple[argparse.Namespace, Params]:
+    """Positional paths as dvc.yaml passes them, plus --params; params are validated here."""
+    parser = _path_parser(description, paths)
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    args = parser.parse_args(argv)
+    return args, load_params(args.params)
+
+
+def parse_paths(argv: Sequence[str] | None, description: str, paths: Sequence[str]) -> argparse.Namespace:
+    """Positional paths only, for a stage that uses no params."""
+    return _path_parser(description, paths).parse_args(argv)
+
+
+def _path_parser(description: str, paths: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    for name in paths:
+        parser.add_argument(name)
+    return parser
+
+
+def run_stage(main: Callable[[Sequence[str] | None], None]) -> None:
+    """Run a stage's main; a user-facing error becomes one line on stderr and exit status 2."""
+    try:
+        main(sys.argv[1:])
+    except BetaVAEError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,46 @@
+"""Where and how tensors are computed: thread count, device, training precision, determinism."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from betavae.errors import ParamsError
+from betavae.params import ComputeParams
+
+
+@dataclass(frozen=True)
+class Compute:
+    device: torch.device
+    bf16: bool  # train under bfloat16 autocast (weights, optimizer and losses stay fp32)
+
+
+def configure(params: ComputeParams) -> Compute:
+    """Fix threads, ask for deterministic kernels, resolve `auto` device and precision."""
+    torch.set_num_threads(params.threads)
+    torch.use_deterministic_algorithms(True)
+    device = _resolve_device(params.device)
+    return Compute(device=device, bf16=_resolve_bf16(params.precision, device))
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ParamsError("compute.device is cuda, but no CUDA device is available; use auto or cpu")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def _resolve_bf16(precision: str, device: torch.device) -> bool:
+    supported = bf16_supported(device)
+    if precision == "bf16" and not supported:
+        raise ParamsError(f"compute.precision is bf16, but this {device.type} has no fast bfloat16; use auto or fp32")
+    return precision == "bf16" or (precision == "auto" and supported)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """bfloat16 matrix units: AMX or AVX512-BF16 on a CPU, compute capability 8+ on a GPU."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()

@@ -1,0 +1,110 @@
+"""The convolutional beta-VAE (Higgins et al., ICLR 2017), and checkpoints that carry their config."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchbearer
+from torch import nn
+
+from betavae.errors import DataError
+from betavae.io import atomic_write
+from betavae.params import ModelConfig, parse_model_config
+
+# The model's forward writes the posterior parameters here, for the KL callback to read.
+MU = torchbearer.state_key("mu")
+LOGVAR = torchbearer.state_key("logvar")
+
+IMAGE_SIZE = 28
+PADDED_SIZE = 32  # three stride-2 convs halve 32 -> 16 -> 8 -> 4
+PAD = (PADDED_SIZE - IMAGE_SIZE) // 2
+FEATURE_SIZE = PADDED_SIZE // 8
+
+
+class BetaVAE(nn.Module):
+    """Encoder: three 4x4 stride-2 convs, a hidden layer, linear heads for mu and log sigma^2.
+
+    Decoder: the mirror image, with transposed convs. Images are [B, 1, 28, 28] in [0, 1]; they are
+    zero-padded to 32x32 inside the encoder and the decoder's output is cropped back to 28x28, so
+    losses and metrics only ever see the 784 real pixels.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c1, c2, c3 = config.channels
+        flat = c3 * FEATURE_SIZE * FEATURE_SIZE
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.ReLU(inplace=True),   # [B, c1, 16, 16]
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(inplace=True),  # [B, c2, 8, 8]
+            nn.Conv2d(c2, c3, 4, stride=2, padding=1), nn.ReLU(inplace=True),  # [B, c3, 4, 4]
+            nn.Flatten(), nn.Linear(flat, config.hidden_dim), nn.ReLU(inplace=True),
+        )
+        self.mu_head = nn.Linear(config.hidden_dim, config.latent_dim)
+        self.logvar_head = nn.Linear(config.hidden_dim, config.latent_dim)
+        self.decoder = nn.Sequential(
+            nn.Linear(config.latent_dim, config.hidden_dim), nn.ReLU(inplace=True),
+            nn.Linear(config.hidden_dim, flat), nn.ReLU(inplace=True),
+            nn.Unflatten(1, (c3, FEATURE_SIZE, FEATURE_SIZE)),
+            nn.ConvTranspose2d(c3, c2, 4, stride=2, padding=1), nn.ReLU(inplace=True),  # [B, c2, 8, 8]
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(inplace=True),  # [B, c1, 16, 16]
+            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),              # [B, 1, 32, 32]
+        )
+
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, 1, 28, 28] -> posterior mean and log variance, each [B, latent_dim]."""
+        hidden = self.encoder(F.pad(images, (PAD, PAD, PAD, PAD)))
+        return self.mu_head(hidden), self.logvar_head(hidden)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """[B, latent_dim] -> Bernoulli logits [B, 1, 28, 28]."""
+        return self.decoder(z)[:, :, PAD:PAD + IMAGE_SIZE, PAD:PAD + IMAGE_SIZE]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """[B, latent_dim] -> images [B, 1, 28, 28] in [0, 1]."""
+        return torch.sigmoid(self.decode_logits(z))
+
+    def forward(self, images: torch.Tensor, state: dict | None = None) -> torch.Tensor:
+        """Encode, sample z with the reparameterisation trick, decode to logits.
+
+        torchbearer passes its state; mu and log variance go there for the KL callback.
+        """
+        mu, logvar = self.encode(images)
+        if state is not None:
+            state[MU], state[LOGVAR] = mu, logvar
+        return self.decode_logits(reparameterize(mu, logvar))
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """z = mu + sigma * eps, eps ~ N(0, I): a sample that gradients flow through."""
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def save_checkpoint(model: BetaVAE, path: str | Path) -> None:
+    """Save the weights with the config that rebuilds the model (loads with weights_only=True)."""
+    checkpoint = {"config": dataclasses.asdict(model.config),
+                  "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}
+    buffer = io.BytesIO()  # saving to a file would embed its (temporary) name in the archive
+    torch.save(checkpoint, buffer)
+    with atomic_write(path, "wb") as f:
+        f.write(buffer.getbuffer())
+
+
+def load_checkpoint(path: str | Path) -> BetaVAE:
+    """Rebuild a BetaVAE from a checkpoint written by save_checkpoint, in eval mode on the CPU."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"missing model file {path}; run `dvc repro train`")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        model = BetaVAE(parse_model_config(checkpoint["config"]))
+        model.load_state_dict(checkpoint["state_dict"])
+    except Exception as error:
+        raise DataError(f"{path} is not a valid beta-VAE checkpoint: {error}") from None
+    return model.eval()

@@ -1,0 +1,26 @@
+"""interpolate: decoded walks between the posterior means of test images of two classes."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from betavae.cli import parse_stage_args, run_stage
+from betavae.compute import configure
+from betavae.data import CLASSES, load_images
+from betavae.figures import save_interpolation_figure
+from betavae.latent import interpolation_rows
+from betavae.model import load_checkpoint
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args, params = parse_stage_args(argv, __doc__, ["model", "data_dir", "png"])
+    configure(params.compute)
+    model = load_checkpoint(args.model)
+    images, labels = load_images(args.data_dir, "test")
+    rows, pairs = interpolation_rows(model, images, labels, params.interpolate.pairs, params.interpolate.steps)
+    labels = [f"{CLASSES[a]} → {CLASSES[b]}" for a, b in pairs]
+    save_interpolation_figure(rows, labels, args.png, "Linear interpolation between posterior means")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,63 @@
+import pytest
+import torch
+
+from betavae.errors import DataError
+from betavae.model import LOGVAR, MU, BetaVAE, load_checkpoint, reparameterize, save_checkpoint
+
+
+def test_shapes_with_the_default_config(params):
+    model = BetaVAE(params.model)
+    images = torch.rand(5, 1, 28, 28)
+    mu, logvar = model.encode(images)
+    assert mu.shape == logvar.shape == (5, params.model.latent_dim)
+    assert model.decode_logits(mu).shape == (5, 1, 28, 28)
+    decoded = model.decode(mu)
+    assert decoded.shape == (5, 1, 28, 28) and decoded.min() >= 0 and decoded.max() <= 1
+
+
+def test_forward_puts_posterior_parameters_in_state(tiny_model_config):
+    model = BetaVAE(tiny_model_config)
+    state = {}
+    logits = model(torch.rand(3, 1, 28, 28), state=state)
+    assert logits.shape == (3, 1, 28, 28)
+    assert state[MU].shape == state[LOGVAR].shape == (3, tiny_model_config.latent_dim)
+
+
+def test_reparameterize_has_the_posterior_moments():
+    mu, logvar = torch.full((20000, 2), 3.0), torch.full((20000, 2), 2 * torch.log(torch.tensor(0.5)))
+    z = reparameterize(mu, logvar, torch.Generator().manual_seed(0))
+    assert torch.allclose(z.mean(0), torch.full((2,), 3.0), atol=0.02)
+    assert torch.allclose(z.std(0), torch.full((2,), 0.5), atol=0.02)
+
+
+def test_checkpoint_rebuilds_the_same_model(tmp_path, tiny_model_config):
+    model = BetaVAE(tiny_model_config).eval()
+    save_checkpoint(model, tmp_path / "model.pt")
+    loaded = load_checkpoint(tmp_path / "model.pt")
+    assert loaded.config == tiny_model_config
+    z = torch.randn(4, tiny_model_config.latent_dim)
+    assert torch.equal(loaded.decode(z), model.decode(z))
+
+
+def test_checkpoint_bytes_do_not_depend_on_the_file_name(tmp_path, tiny_model_config):
+    model = BetaVAE(tiny_model_config)
+    save_checkpoint(model, tmp_path / "a.pt")
+    save_checkpoint(model, tmp_path / "b.pt")
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+
+
+def test_loading_a_broken_checkpoint_names_the_file(tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(DataError, match="model.pt"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_config_is_validated(tmp_path, tiny_model_config):
+    model = BetaVAE(tiny_model_config)
+    save_checkpoint(model, tmp_path / "model.pt")
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    checkpoint["config"]["latent_dim"] = 0
+    torch.save(checkpoint, tmp_path / "bad.pt")
+    with pytest.raises(DataError, match="latent_dim"):
+        load_checkpoint(tmp_path / "bad.pt")

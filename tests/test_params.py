@@ -1,0 +1,93 @@
+import copy
+
+import pytest
+import yaml
+
+from betavae.errors import ParamsError
+from betavae.params import load_params, parse_params
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def raw():
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_the_repository_params_load(params):
+    assert params.train.beta == 5.0 and params.model.latent_dim == 10
+    assert params.model.channels == (32, 32, 64)
+
+
+def with_value(raw, dotted, value):
+    changed = copy.deepcopy(raw)
+    section, key = dotted.split(".")
+    changed[section][key] = value
+    return changed
+
+
+BAD = [
+    ("train.beta", -1.0, "train.beta must be >= 0"),
+    ("train.beta", "big", "train.beta must be a number"),
+    ("train.beta", float("nan"), "train.beta must be finite"),
+    ("model.latent_dim", 0, "model.latent_dim must be >= 1"),
+    ("model.latent_dim", 2.5, "model.latent_dim must be an integer"),
+    ("model.channels", [32, 32], "model.channels must list 3"),
+    ("model.channels", [32, 0, 64], r"model.channels\[1\] must be >= 1"),
+    ("model.channels", 32, "model.channels must be a non-empty list"),
+    ("train.epochs", 1.5, "train.epochs must be an integer"),
+    ("train.epochs", True, "train.epochs must be an integer"),
+    ("train.epochs", 0, "train.epochs must be >= 1"),
+    ("train.lr", "fast", "train.lr must be a number"),
+    ("train.lr", "1e-3", "write 1.0e-3"),
+    ("train.lr", 0.0, "train.lr must be > 0"),
+    ("train.loss", "l1", "train.loss must be one of bce, mse"),
+    ("train.loss", "bc", "did you mean bce"),
+    ("train.batch_size", 0, "train.batch_size must be >= 1"),
+    ("compute.threads", 0, "compute.threads must be >= 1"),
+    ("sample.count", -3, "sample.count must be >= 1"),
+    ("interpolate.steps", 1, "interpolate.steps must be >= 2"),
+]
+
+
+@pytest.mark.parametrize("key, value, message", BAD, ids=[f"{k}={v!r}" for k, v, _ in BAD])
+def test_bad_values_are_rejected_with_the_key_named(raw, key, value, message):
+    with pytest.raises(ParamsError, match=message):
+        parse_params(with_value(raw, key, value))
+
+
+def test_a_misspelt_key_gets_a_suggestion(raw):
+    raw["train"]["betta"] = raw["train"].pop("beta")
+    with pytest.raises(ParamsError, match=r"unknown key train.betta \(did you mean beta\?\)"):
+        parse_params(raw)
+
+
+def test_an_unknown_section_is_rejected(raw):
+    raw["trian"] = {}
+    with pytest.raises(ParamsError, match=r"unknown key trian \(did you mean train\?\)"):
+        parse_params(raw)
+
+
+def test_a_missing_key_is_named(raw):
+    del raw["evaluate"]["seed"]
+    with pytest.raises(ParamsError, match="missing key evaluate.seed"):
+        parse_params(raw)
+
+
+def test_an_integer_beta_is_read_as_a_float(raw):
+    # `dvc exp run -S train.beta=16` writes an int into params.yaml.
+    params = parse_params(with_value(raw, "train.beta", 16))
+    assert params.train.beta == 16.0 and isinstance(params.train.beta, float)
+
+
+def test_a_section_that_is_not_a_mapping_is_rejected(raw):
+    raw["train"] = 5
+    with pytest.raises(ParamsError, match="train must be a mapping"):
+        parse_params(raw)
+
+
+def test_missing_and_malformed_files_are_reported(tmp_path):
+    with pytest.raises(ParamsError, match="not found"):
+        load_params(tmp_path / "nope.yaml")
+    (tmp_path / "bad.yaml").write_text("train: [unclosed")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(tmp_path / "bad.yaml")

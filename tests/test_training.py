@@ -1,0 +1,86 @@
+import csv
+import dataclasses
+
+import pytest
+import torch
+import torchbearer
+from torchbearer import Trial, callbacks
+
+from betavae.errors import ParamsError
+from betavae.losses import bernoulli_nll, kl_divergence
+from betavae.model import LOGVAR, MU, BetaVAE
+from betavae.training import (KL, RECONSTRUCTION, TensorBatches, beta_kl_term, reconstruction_criterion,
+                              split_train_val, train)
+
+
+@pytest.fixture
+def tiny_train_params(params):
+    return dataclasses.replace(params.train, epochs=2, batch_size=32, val_size=20)
+
+
+def test_add_to_loss_callback_adds_beta_times_kl_to_the_optimised_loss(tiny_model_config):
+    beta = 7.5
+    seen = {}
+
+    @callbacks.on_backward
+    def record(state):  # runs after loss.backward(): state[LOSS] is what was optimised
+        seen.update(loss=state[torchbearer.LOSS].item(), mu=state[MU].detach(), logvar=state[LOGVAR].detach(),
+                    y_pred=state[torchbearer.Y_PRED].detach(), y_true=state[torchbearer.Y_TRUE])
+
+    model = BetaVAE(tiny_model_config)
+    trial = Trial(model, torch.optim.SGD(model.parameters(), lr=0.0), reconstruction_criterion("bce"),
+                  callbacks=[beta_kl_term(beta), record], verbose=0)
+    trial.with_generators(TensorBatches(torch.rand(16, 1, 28, 28), batch_size=16)).for_steps(1).run(1)
+
+    reconstruction = bernoulli_nll(seen["y_pred"], seen["y_true"]).mean().item()
+    kl = kl_divergence(seen["mu"], seen["logvar"]).mean().item()
+    assert kl > 0
+    assert seen["loss"] == pytest.approx(reconstruction + beta * kl, rel=1e-6)
+
+
+def test_criterion_and_callback_record_their_terms(tiny_model_config):
+    model = BetaVAE(tiny_model_config)
+    state = {torchbearer.Y_TRUE: torch.rand(4, 1, 28, 28)}
+    state[torchbearer.Y_PRED] = model(state[torchbearer.Y_TRUE], state=state)
+    state[torchbearer.LOSS] = reconstruction_criterion("mse")(state)
+    beta_kl_term(2.0).on_criterion(state)
+    assert state[torchbearer.LOSS].item() == pytest.approx(state[RECONSTRUCTION].item() + 2.0 * state[KL].item())
+
+
+def test_split_holds_out_val_size_images():
+    images = torch.arange(10.0).view(10, 1, 1, 1)
+    training, validation = split_train_val(images, 3, seed=0)
+    assert len(training) == 7 and len(validation) == 3
+    assert sorted(torch.cat([training, validation]).flatten().tolist()) == list(range(10))
+    with pytest.raises(ParamsError, match="train.val_size"):
+        split_train_val(images, 10, seed=0)
+
+
+def test_training_writes_a_log_row_per_epoch_and_learns(tiny_data, tiny_model_config, tiny_train_params, tmp_path):
+    from betavae.data import load_images
+    images, _ = load_images(tiny_data, "train")
+    params = dataclasses.replace(tiny_train_params, epochs=4, lr=3.0e-3)
+    train(images, tiny_model_config, params, tmp_path / "log.csv", verbose=0)
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3]
+    assert set(rows[0]) == {"epoch", "loss", "reconstruction", "kl", "val_loss", "val_reconstruction", "val_kl"}
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+    for row in rows:
+        assert float(row["loss"]) == pytest.approx(float(row["reconstruction"]) + params.beta * float(row["kl"]),
+                                                   rel=1e-4)
+
+
+def test_two_trainings_give_identical_weights(tiny_model_config, tiny_train_params, tmp_path):
+    images = torch.rand(120, 1, 28, 28)
+    first = train(images, tiny_model_config, tiny_train_params, tmp_path / "a.csv", verbose=0)
+    second = train(images, tiny_model_config, tiny_train_params, tmp_path / "b.csv", verbose=0)
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_batch_larger_than_the_data_is_a_params_error(tiny_model_config, tiny_train_params, tmp_path):
+    params = dataclasses.replace(tiny_train_params, batch_size=500)
+    with pytest.raises(ParamsError, match="train.batch_size"):
+        train(torch.rand(100, 1, 28, 28), tiny_model_config, params, tmp_path / "log.csv", verbose=0)
+    assert not (tmp_path / "log.csv").exists()
