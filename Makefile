@@ -3,7 +3,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup repro test check-repro
+.PHONY: setup repro test check-repro sweep
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt constraints.txt
@@ -21,3 +21,7 @@ test: setup
 # Re-run every stage and fail unless the committed results come back (see scripts/check_repro.py).
 check-repro: setup
 	python scripts/check_repro.py
+
+# beta in 0.5 1 2 5 10 as DVC experiments, then plots/beta_sweep.png (see scripts/beta_sweep.py).
+sweep: setup
+	python scripts/beta_sweep.py
