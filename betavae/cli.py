@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
+from tqdm import tqdm
+
 from betavae.errors import BetaVAEError
 from betavae.params import Params, load_params
 
@@ -32,9 +34,20 @@ def _path_parser(description: str, paths: Sequence[str]) -> argparse.ArgumentPar
 
 
 def run_stage(main: Callable[[Sequence[str] | None], None]) -> None:
-    """Run a stage's main; a user-facing error becomes one line on stderr and exit status 2."""
+    """Run a stage's main; a user-facing error becomes one line on stderr and a non-zero exit."""
     try:
         main(sys.argv[1:])
+    except KeyboardInterrupt:
+        _close_progress_bars()
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
     except BetaVAEError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        _close_progress_bars()
+        print(f"{error.label}: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
+
+
+def _close_progress_bars() -> None:
+    """Finish torchbearer's tqdm bars first, so the message is the last line, not buried in one."""
+    for bar in list(getattr(tqdm, "_instances", [])):
+        bar.close()

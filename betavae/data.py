@@ -54,12 +54,30 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
         f.write(header + array.tobytes())
 
 
+def check_idx_file(path: Path, ndim: int) -> None:
+    """Check an uncompressed uint8 IDX file's magic number and size before anything parses it."""
+    if not path.is_file():
+        raise DataError(f"missing data file {path}; run `dvc repro download`")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        header = f.read(4 + 4 * ndim)
+    expected_magic = bytes([0, 0, _IDX_UINT8, ndim])
+    if header[:4] != expected_magic:
+        raise DataError(f"{path}: not a uint8 IDX file of {ndim} dimensions (magic {header[:4].hex() or 'none'}, "
+                        f"expected {expected_magic.hex()}); run `dvc repro download` to fetch it again")
+    if len(header) < 4 + 4 * ndim:
+        raise DataError(f"{path}: truncated header ({size} bytes)")
+    expected_size = len(header) + int(np.prod(np.frombuffer(header[4:], dtype=">i4").astype(np.int64)))
+    if size != expected_size:
+        raise DataError(f"{path}: {size} bytes, expected {expected_size} from its header (truncated or corrupt); "
+                        f"run `dvc repro download` to fetch it again")
+
+
 def read_split(root: str | Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Parse one split with torchvision: images uint8 [N, 28, 28], labels int64 [N]."""
     directory = raw_dir(root)
-    for name in SPLITS[split]:
-        if not (directory / name).is_file():
-            raise DataError(f"missing data file {directory / name}; run `dvc repro download`")
+    for name, ndim in zip(SPLITS[split], (3, 1)):
+        check_idx_file(directory / name, ndim)
     try:
         dataset = FashionMNIST(str(root), train=split == "train", download=False)
     except Exception as error:  # torchvision raises bare asserts/ValueErrors on malformed IDX

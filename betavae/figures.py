@@ -52,3 +52,22 @@ def save_interpolation_figure(rows: torch.Tensor, row_labels: list[str], path: s
     for spine in axes.spines.values():
         spine.set_visible(False)
     _save(figure, path)
+
+
+def save_beta_sweep_figure(points: list, path: str | Path) -> None:
+    """Rate-distortion (KL against reconstruction, one labelled point per beta) and test MSE against beta."""
+    figure, (rate_distortion, mse) = plt.subplots(1, 2, figsize=(10, 4))
+    kl = [p.kl_nats for p in points]
+    reconstruction = [p.reconstruction_nats for p in points]
+    rate_distortion.plot(kl, reconstruction, "o-")
+    for point in points:
+        rate_distortion.annotate(f"β={point.beta:g}", (point.kl_nats, point.reconstruction_nats),
+                                 textcoords="offset points", xytext=(6, 4))
+    rate_distortion.set(title="Rate–distortion", xlabel="rate: KL(q(z|x) ‖ p(z)) [nats/image]",
+                        ylabel="distortion: reconstruction [nats/image]")
+    mse.plot([p.beta for p in points], [p.test_mse for p in points], "o-")
+    mse.set(title="Test MSE against β", xlabel="β (log scale)", ylabel="test MSE per pixel", xscale="log")
+    for axes in (rate_distortion, mse):
+        axes.grid(alpha=0.3)
+    figure.tight_layout()
+    _save(figure, path)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import torch
 import torchbearer
@@ -10,8 +13,9 @@ from torch import nn
 from torchbearer import Trial, callbacks, metrics
 
 from betavae.compute import Compute
-from betavae.errors import ParamsError
-from betavae.io import atomic_path
+from betavae import resume
+from betavae.errors import ParamsError, TrainingError
+from betavae.io import atomic_write
 from betavae.losses import kl_divergence, reconstruction_loss
 from betavae.model import LOGVAR, MU, BetaVAE
 from betavae.params import ModelConfig, TrainParams
@@ -88,16 +92,58 @@ class Autocast(nn.Module):
         return logits.float()
 
 
+class CosineSchedule(callbacks.Callback):
+    """Anneals the learning rate from train.lr to 0 over total_steps batches (cosine).
+
+    torchbearer's own CosineAnnealingLR cannot resume when stepped per batch; this one keeps the
+    scheduler's state in the Trial's state_dict.
+    """
+
+    def __init__(self, total_steps: int):
+        self.total_steps, self.scheduler, self.saved = total_steps, None, None
+
+    def on_start(self, state: dict) -> None:
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(state[torchbearer.OPTIMIZER], self.total_steps)
+        if self.saved:
+            self.scheduler.load_state_dict(self.saved)
+
+    def on_step_training(self, state: dict) -> None:
+        self.scheduler.step()
+
+    def state_dict(self) -> dict:
+        return self.scheduler.state_dict() if self.scheduler else {}
+
+    def load_state_dict(self, state_dict: dict) -> CosineSchedule:
+        self.saved = state_dict
+        return self
+
+
 def lr_schedule(params: TrainParams, steps_per_epoch: int) -> list[callbacks.Callback]:
     """constant: Adam at train.lr throughout; cosine: annealed from train.lr to 0, stepped per batch."""
     if params.lr_schedule == "cosine":
-        return [callbacks.CosineAnnealingLR(T_max=params.epochs * steps_per_epoch, step_on_batch=True)]
+        return [CosineSchedule(params.epochs * steps_per_epoch)]
     return []
 
 
+@callbacks.on_criterion
+def stop_on_non_finite_loss(state: dict) -> None:
+    """Stop before a NaN or infinite loss reaches the weights."""
+    loss = state[torchbearer.LOSS]
+    if not torch.isfinite(loss):
+        lr = state[torchbearer.OPTIMIZER].param_groups[0]["lr"]
+        raise TrainingError(
+            f"the training loss became {loss.item()} at epoch {state[torchbearer.EPOCH] + 1}, "
+            f"batch {state[torchbearer.BATCH] + 1}; no model was written. Try a lower train.lr "
+            f"(the learning rate was {lr:.3g}), compute.precision: fp32, or a smaller train.beta")
+
+
 def train(images: torch.Tensor, config: ModelConfig, params: TrainParams, log_path: str | Path,
-          compute: Compute = CPU_FP32, verbose: int = 1) -> BetaVAE:
-    """Train a BetaVAE on images [N, 1, 28, 28]; writes one CSV row of losses per epoch to log_path."""
+          compute: Compute = CPU_FP32, resume_dir: str | Path | None = None, verbose: int = 1) -> BetaVAE:
+    """Train a BetaVAE on images [N, 1, 28, 28]; writes one CSV row of losses per epoch to log_path.
+
+    With resume_dir, a checkpoint is kept there after every epoch, and a run with the same params,
+    code and data continues from it.
+    """
     train_images, val_images = split_train_val(images.to(compute.device), params.val_size, params.seed)
     if params.batch_size > len(train_images):
         raise ParamsError(f"train.batch_size must be at most the {len(train_images)} training images, "
@@ -106,14 +152,35 @@ def train(images: torch.Tensor, config: ModelConfig, params: TrainParams, log_pa
     model = BetaVAE(config).to(compute.device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, fused=True)
     batches = TensorBatches(train_images, params.batch_size, seed=params.seed)
-    with atomic_path(log_path) as temporary_log:
+    with _work_dir(resume_dir) as work:
+        tag = resume.fingerprint(images, config, params, compute)
+        checkpoint = resume.load_checkpoint(work, tag)
+        log = work / resume.LOG
         trial = Trial(Autocast(model, compute.device.type, compute.bf16), optimizer,
                       reconstruction_criterion(params.loss),
                       metrics=[metrics.mean(torchbearer.LOSS), metrics.mean(RECONSTRUCTION), metrics.mean(KL)],
-                      callbacks=[beta_kl_term(params.beta), *lr_schedule(params, len(batches)),
-                                 callbacks.CSVLogger(str(temporary_log))],
+                      callbacks=[beta_kl_term(params.beta), stop_on_non_finite_loss,
+                                 *lr_schedule(params, len(batches)),
+                                 callbacks.CSVLogger(str(log), append=checkpoint is not None,
+                                                     write_header=checkpoint is None),
+                                 resume.EpochCheckpoint(work, tag, batches.generator)],
                       verbose=verbose)
-        trial.with_generators(batches,
-                              val_generator=TensorBatches(val_images, params.batch_size))
+        trial.with_generators(batches, val_generator=TensorBatches(val_images, params.batch_size))
+        if checkpoint is not None:
+            done = resume.restore(trial, checkpoint, batches.generator, log)
+            print(f"resuming from {work} after epoch {done} of {params.epochs}")
         trial.to(compute.device).run(epochs=params.epochs)
+        with atomic_write(log_path, "wb") as f:
+            f.write(log.read_bytes())
     return model.to("cpu", memory_format=torch.contiguous_format).eval()
+
+
+@contextlib.contextmanager
+def _work_dir(resume_dir: str | Path | None) -> Iterator[Path]:
+    """The resume directory, kept; without one, a temporary directory."""
+    if resume_dir is not None:
+        Path(resume_dir).mkdir(parents=True, exist_ok=True)
+        yield Path(resume_dir)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        yield Path(scratch)

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from betavae import resume
 from betavae.cli import parse_stage_args, run_stage
 from betavae.compute import configure
 from betavae.data import load_images
+from betavae.errors import Interrupted
 from betavae.model import save_checkpoint
 from betavae.training import train
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args, params = parse_stage_args(argv, __doc__, ["data_dir", "model", "log_csv"])
+    args, params = parse_stage_args(argv, __doc__, ["data_dir", "model", "log_csv", "resume_dir"])
     compute = configure(params.compute)
     images, _ = load_images(args.data_dir, "train")
-    model = train(images, params.model, params.train, args.log_csv, compute)
+    try:
+        model = train(images, params.model, params.train, args.log_csv, compute, resume_dir=args.resume_dir)
+    except KeyboardInterrupt:
+        raise Interrupted(f"finished epochs are kept in {args.resume_dir}; run `dvc repro` to resume") from None
     save_checkpoint(model, args.model)
+    resume.clear(args.resume_dir)
 
 
 if __name__ == "__main__":

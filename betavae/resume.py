@@ -1,0 +1,103 @@
+"""Resumable training: a checkpoint after every epoch that an interrupted run continues from.
+
+The checkpoint holds the Trial's state (model, optimizer, history, callbacks such as the learning-rate
+schedule) and every random state training draws from, so a resumed run ends byte-identical to an
+uninterrupted one. It is tagged with a fingerprint of the params, the code and the data, and a
+checkpoint with another fingerprint is never resumed from.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import torch
+import torchbearer
+from torchbearer import callbacks
+
+from betavae.io import atomic_write
+
+CHECKPOINT = "checkpoint.pt"
+LOG = "training.csv"
+CODE = Path(__file__).resolve().parent
+
+
+def fingerprint(images: torch.Tensor, *settings: object) -> str:
+    """SHA-256 of the training images, the settings (dataclasses), the package's code and torch version."""
+    digest = hashlib.sha256()
+    digest.update(images.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(json.dumps([dataclasses.asdict(s) for s in settings], sort_keys=True, default=str).encode())
+    for source in sorted(CODE.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
+    digest.update(torch.__version__.encode())
+    return digest.hexdigest()
+
+
+class EpochCheckpoint(callbacks.Callback):
+    """Saves the resume checkpoint once each epoch is in the history (torchbearer's on_checkpoint)."""
+
+    def __init__(self, directory: Path, tag: str, generator: torch.Generator):
+        self.path, self.tag, self.generator = Path(directory) / CHECKPOINT, tag, generator
+
+    def on_checkpoint(self, state: dict) -> None:
+        checkpoint = {"fingerprint": self.tag, "trial": state[torchbearer.SELF].state_dict(),
+                      "torch_rng": torch.get_rng_state(), "batch_rng": self.generator.get_state(),
+                      "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        with atomic_write(self.path, "wb") as f:
+            f.write(buffer.getbuffer())
+
+
+def load_checkpoint(directory: Path, tag: str) -> dict | None:
+    """The saved checkpoint if it was made with this fingerprint and its log is there, else None."""
+    path = Path(directory) / CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        # Our own file, holding torchbearer state keys: not loadable with weights_only.
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:
+        print(f"{path} is unreadable ({type(error).__name__}): starting afresh")
+        return None
+    if checkpoint.get("fingerprint") != tag:
+        print(f"{path} was made with other params, code or data: starting afresh")
+        return None
+    if len(_log_rows(Path(directory) / LOG)) < finished_epochs(checkpoint) + 1:
+        print(f"{Path(directory) / LOG} lacks the finished epochs: starting afresh")
+        return None
+    return checkpoint
+
+
+def finished_epochs(checkpoint: dict) -> int:
+    return len(checkpoint["trial"][torchbearer.HISTORY])
+
+
+def restore(trial: torchbearer.Trial, checkpoint: dict, generator: torch.Generator, log: Path) -> int:
+    """Load a checkpoint into a freshly built Trial and random states; trims the log to match.
+
+    Returns the number of finished epochs.
+    """
+    trial.load_state_dict(checkpoint["trial"])
+    torch.set_rng_state(checkpoint["torch_rng"])
+    generator.set_state(checkpoint["batch_rng"])
+    if checkpoint["cuda_rng"]:
+        torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
+    epochs = finished_epochs(checkpoint)
+    # The log gets its row before the checkpoint is saved: drop a row whose checkpoint never was.
+    with atomic_write(log, "w") as f:
+        csv.writer(f, lineterminator="\r\n").writerows(_log_rows(log)[:epochs + 1])
+    return epochs
+
+
+def _log_rows(log: Path) -> list[list[str]]:
+    return list(csv.reader(log.read_text().splitlines())) if log.is_file() else []
+
+
+def clear(directory: Path) -> None:
+    for name in (CHECKPOINT, LOG):
+        (Path(directory) / name).unlink(missing_ok=True)

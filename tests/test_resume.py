@@ -1,0 +1,86 @@
+"""Interrupted training resumes from the last finished epoch and ends byte-identical."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from betavae import resume
+from tests.conftest import REPO, write_tiny_dataset
+from tests.test_pipeline import TINY_PARAMS
+
+pytestmark = pytest.mark.slow
+
+PARAMS = dict(TINY_PARAMS, train=dict(TINY_PARAMS["train"], epochs=12, batch_size=50, val_size=100))
+
+
+def train_command(directory):
+    return [sys.executable, "-m", "stages.train", str(directory / "data"), str(directory / "model.pt"),
+            str(directory / "log.csv"), str(directory / "resume"), "--params", str(directory / "params.yaml")]
+
+
+def setup_run(tmp_path, name, params=PARAMS):
+    directory = tmp_path / name
+    write_tiny_dataset(directory / "data", train=3000, test=10)
+    (directory / "params.yaml").write_text(yaml.safe_dump(params))
+    return directory
+
+
+def finish(directory):
+    return subprocess.run(train_command(directory), cwd=REPO, capture_output=True, text=True, check=True)
+
+
+def interrupt_after_two_epochs(directory, sig):
+    process = subprocess.Popen(train_command(directory), cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    checkpoint = directory / "resume" / resume.CHECKPOINT
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if checkpoint.is_file() and len(torch.load(checkpoint, weights_only=False)["trial"]["history"]) >= 2:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "training ended before it could be interrupted"
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, stderr
+
+
+@pytest.fixture
+def uninterrupted(tmp_path):
+    directory = setup_run(tmp_path, "whole")
+    finish(directory)
+    assert not (directory / "resume" / resume.CHECKPOINT).exists()  # cleared once the model is saved
+    return directory
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_interrupted_training_resumes_to_identical_results(tmp_path, uninterrupted, sig):
+    directory = setup_run(tmp_path, "interrupted")
+    returncode, stderr = interrupt_after_two_epochs(directory, sig)
+    assert not (directory / "model.pt").exists() and not (directory / "log.csv").exists()
+    if sig == signal.SIGINT:
+        assert returncode == 130
+        assert stderr.replace("\r", "\n").strip().splitlines()[-1] == (
+            f"interrupted: finished epochs are kept in {directory / 'resume'}; run `dvc repro` to resume")
+
+    result = finish(directory)
+    assert "resuming from" in result.stdout
+    assert (directory / "model.pt").read_bytes() == (uninterrupted / "model.pt").read_bytes()
+    assert (directory / "log.csv").read_bytes() == (uninterrupted / "log.csv").read_bytes()
+
+
+def test_a_checkpoint_with_other_params_is_not_resumed(tmp_path, uninterrupted):
+    directory = setup_run(tmp_path, "changed")
+    interrupt_after_two_epochs(directory, signal.SIGKILL)
+    changed = dict(PARAMS, train=dict(PARAMS["train"], beta=3.0))
+    (directory / "params.yaml").write_text(yaml.safe_dump(changed))
+    result = finish(directory)
+    assert "starting afresh" in result.stdout and "resuming" not in result.stdout
+
+    fresh = setup_run(tmp_path, "fresh", params=changed)
+    finish(fresh)
+    assert (directory / "model.pt").read_bytes() == (fresh / "model.pt").read_bytes()
