@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from betavae.errors import ParamsError
 from betavae.params import ComputeParams
@@ -14,6 +15,9 @@ from betavae.params import ComputeParams
 class Compute:
     device: torch.device
     bf16: bool  # train under bfloat16 autocast (weights, optimizer and losses stay fp32)
+
+
+CPU_FP32 = Compute(device=torch.device("cpu"), bf16=False)
 
 
 def configure(params: ComputeParams) -> Compute:
@@ -44,3 +48,19 @@ def bf16_supported(device: torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+
+
+class Autocast(nn.Module):
+    """Runs the wrapped model's forward under bfloat16 autocast when compute.bf16; returns fp32.
+
+    Weights, optimizer state and the losses stay in fp32; only the forward's matrix work is bf16.
+    """
+
+    def __init__(self, model: nn.Module, compute: Compute):
+        super().__init__()
+        self.model, self.device_type, self.enabled = model, compute.device.type, compute.bf16
+
+    def forward(self, inputs: torch.Tensor, state: dict | None = None) -> torch.Tensor:
+        with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.enabled):
+            outputs = self.model(inputs, state)
+        return outputs.float()

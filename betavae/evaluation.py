@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
+from betavae.classifier import Classifier
+from betavae.classifier import features as classifier_features
 from betavae.losses import bernoulli_nll, kl_divergence
 from betavae.model import BetaVAE, reparameterize
+from betavae.params import EvaluateParams
+from betavae.probes import frechet_distance, knn_accuracy, linear_probe_accuracy
+
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): unit i is active if Cov_x(E_q[z_i]) > 0.01
 
 
 @torch.no_grad()
@@ -13,7 +21,7 @@ def evaluate(model: BetaVAE, images: torch.Tensor, batch_size: int, seed: int) -
     """MSE of the posterior-mean reconstruction; Bernoulli reconstruction loss, KL and ELBO in nats.
 
     The ELBO is the beta = 1 bound, log p(x) >= E_q[log p(x|z)] - KL(q(z|x) || p(z)), estimated
-    with one seeded sample of z per image.
+    with one seeded sample of z per image and the KL in closed form.
     """
     generator = torch.Generator().manual_seed(seed)
     totals = {"squared_error": 0.0, "reconstruction": 0.0, "kl": 0.0}
@@ -33,3 +41,100 @@ def evaluate(model: BetaVAE, images: torch.Tensor, batch_size: int, seed: int) -
         "elbo_nats": -(reconstruction + kl),
         "test_images": count,
     }
+
+
+@torch.no_grad()
+def encode_all(model: BetaVAE, images: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and log variances of many images: [N, D] each."""
+    parts = [model.encode(batch) for batch in images.split(batch_size)]
+    return torch.cat([mu for mu, _ in parts]), torch.cat([logvar for _, logvar in parts])
+
+
+def log_importance_weights(model: BetaVAE, images: torch.Tensor, z: torch.Tensor, mu: torch.Tensor,
+                           logvar: torch.Tensor) -> torch.Tensor:
+    """log p(x|z) + log p(z) - log q(z|x) for z [K, B, D] drawn for images [B, 1, 28, 28]: -> [K, B]."""
+    samples = z.shape[0]
+    logits = model.decode_logits(z.flatten(0, 1))
+    log_likelihood = -bernoulli_nll(logits, images.repeat(samples, 1, 1, 1)).view(samples, -1)
+    log_prior = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)
+    log_posterior = -0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + math.log(2 * math.pi)).sum(-1)
+    return log_likelihood + log_prior - log_posterior
+
+
+@torch.no_grad()
+def iwae_bound(model: BetaVAE, images: torch.Tensor, samples: int, batch_size: int,
+               generator: torch.Generator) -> torch.Tensor:
+    """Importance-weighted bound log p(x) >= log (1/K) sum_k w_k (Burda et al., 2016), per image: [N]."""
+    bounds = []
+    for batch in images.split(max(1, batch_size // samples)):
+        mu, logvar = model.encode(batch)
+        eps = torch.randn((samples, *mu.shape), generator=generator)
+        z = mu + torch.exp(0.5 * logvar) * eps  # [K, B, D]
+        log_w = log_importance_weights(model, batch, z, mu, logvar)
+        bounds.append(torch.logsumexp(log_w, dim=0) - math.log(samples))
+    return torch.cat(bounds)
+
+
+def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Mean KL(q(z_d|x) || N(0, 1)) of each latent dimension over the images: [N, D] -> [D], nats."""
+    return (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).mean(dim=0)
+
+
+def unit_activity(mu: torch.Tensor) -> torch.Tensor:
+    """Cov_x(E_q[z_d]) of each latent dimension: the variance of the posterior means, [N, D] -> [D]."""
+    return mu.var(dim=0)
+
+
+def active_units(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
+    return int((unit_activity(mu) > threshold).sum())
+
+
+def bits_per_dimension(nats_per_image: float, pixels: int = 784) -> float:
+    return -nats_per_image / (pixels * math.log(2))
+
+
+def latent_metrics(mu: torch.Tensor, logvar: torch.Tensor) -> dict:
+    """KL per latent dimension (z00, z01, ...) and the number of active units."""
+    per_dimension = kl_per_dimension(mu, logvar)
+    return {"active_units": active_units(mu),
+            "kl_per_dimension": {f"z{d:02d}": value for d, value in enumerate(per_dimension.tolist())}}
+
+
+def probe_metrics(model: BetaVAE, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
+                  batch_size: int, neighbours: int) -> dict:
+    """Test accuracy of a linear probe and of k-NN predicting labels from mu, fitted on the training mu."""
+    train_mu, _ = encode_all(model, train[0], batch_size)
+    test_mu, _ = encode_all(model, test[0], batch_size)
+    return {"linear_probe_accuracy": linear_probe_accuracy(train_mu, train[1], test_mu, test[1]),
+            "knn_accuracy": knn_accuracy(train_mu, train[1], test_mu, test[1], k=neighbours),
+            "knn_neighbours": neighbours}
+
+
+@torch.no_grad()
+def sample_quality(model: BetaVAE, classifier: Classifier, images: torch.Tensor, prior_samples: int,
+                   batch_size: int, generator: torch.Generator) -> dict:
+    """Fréchet distance in the classifier's feature space from the test images to prior samples and to
+    the posterior-mean reconstructions (0 would be indistinguishable)."""
+    real = classifier_features(classifier, images)
+    z = torch.randn(prior_samples, model.config.latent_dim, generator=generator)
+    samples = torch.cat([model.decode(batch) for batch in z.split(batch_size)])
+    mu, _ = encode_all(model, images, batch_size)
+    reconstructions = torch.cat([model.decode(batch) for batch in mu.split(batch_size)])
+    return {"frechet_classifier_samples": frechet_distance(real, classifier_features(classifier, samples)),
+            "frechet_classifier_reconstructions": frechet_distance(real, classifier_features(classifier,
+                                                                                             reconstructions)),
+            "prior_samples": prior_samples}
+
+
+def full_evaluation(model: BetaVAE, classifier: Classifier, train: tuple[torch.Tensor, torch.Tensor],
+                    test: tuple[torch.Tensor, torch.Tensor], params: EvaluateParams) -> dict:
+    """Every test-set metric of metrics/eval.json."""
+    metrics = evaluate(model, test[0], params.batch_size, params.seed)
+    generator = torch.Generator().manual_seed(params.seed)
+    iwae = iwae_bound(model, test[0], params.iwae_samples, params.batch_size, generator).mean().item()
+    metrics.update(iwae_nats=iwae, iwae_samples=params.iwae_samples, iwae_bits_per_dim=bits_per_dimension(iwae),
+                   elbo_bits_per_dim=bits_per_dimension(metrics["elbo_nats"]))
+    metrics.update(latent_metrics(*encode_all(model, test[0], params.batch_size)))
+    metrics.update(probe_metrics(model, train, test, params.batch_size, params.knn_neighbours))
+    metrics.update(sample_quality(model, classifier, test[0], params.prior_samples, params.batch_size, generator))
+    return metrics

@@ -71,3 +71,78 @@ def save_beta_sweep_figure(points: list, path: str | Path) -> None:
         axes.grid(alpha=0.3)
     figure.tight_layout()
     _save(figure, path)
+
+
+def save_reconstruction_figure(originals: torch.Tensor, reconstructions: torch.Tensor, class_names: list[str],
+                               path: str | Path) -> None:
+    """originals, reconstructions: [K, C, 1, 28, 28], K images of each of C classes; each input row is
+    followed by its reconstructions, one column per class."""
+    per_class, columns = originals.shape[:2]
+    rows = torch.stack([originals, reconstructions], dim=1).flatten(0, 1)  # [2K, C, 1, 28, 28]
+    figure, axes = plt.subplots(figsize=(0.75 * columns + 1.8, 0.75 * 2 * per_class + 1.0))
+    axes.imshow(_grid(rows.flatten(0, 1), columns), cmap="gray", vmin=0, vmax=1)
+    axes.set_xticks([PAD + CELL * c + 14 for c in range(columns)], class_names, fontsize=7, rotation=30)
+    axes.xaxis.tick_top()
+    axes.set_yticks([PAD + CELL * r + 14 for r in range(2 * per_class)], ["input", "reconstruction"] * per_class,
+                    fontsize=8)
+    axes.tick_params(length=0)
+    for spine in axes.spines.values():
+        spine.set_visible(False)
+    axes.set_title("Test images and their reconstructions from the posterior mean", pad=28)
+    _save(figure, path)
+
+
+def save_traversal_figure(panels: torch.Tensor, row_labels: list[str], values: list[float], titles: list[str],
+                          path: str | Path) -> None:
+    """panels: [P, R, C, 1, 28, 28], one panel per input image; rows are latent dimensions."""
+    count, rows, columns = panels.shape[:3]
+    figure, axes = plt.subplots(1, count, figsize=(0.45 * columns * count + 1.6, 0.45 * rows + 1.2), squeeze=False)
+    for index, axis in enumerate(axes[0]):
+        axis.imshow(_grid(panels[index].flatten(0, 1), columns), cmap="gray", vmin=0, vmax=1)
+        axis.set_title(titles[index], fontsize=9)
+        axis.set_xticks([PAD + CELL * c + 14 for c in range(columns)], [f"{v:g}" for v in values], fontsize=6)
+        axis.set_yticks([PAD + CELL * r + 14 for r in range(rows)], row_labels if index == 0 else [], fontsize=7)
+        axis.tick_params(length=0)
+        for spine in axis.spines.values():
+            spine.set_visible(False)
+    figure.suptitle("Latent traversals: one dimension swept, the others at the posterior mean "
+                    "(rows sorted by KL)")
+    _save(figure, path)
+
+
+def save_latent_space_figure(points: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...],
+                             path: str | Path) -> None:
+    """2-D projection of the posterior means, coloured by class."""
+    figure, axes = plt.subplots(figsize=(7, 6))
+    colours = plt.get_cmap("tab10")
+    for index, name in enumerate(class_names):
+        chosen = labels == index
+        axes.scatter(points[chosen, 0], points[chosen, 1], s=3, alpha=0.5, color=colours(index), label=name)
+    axes.set(title="Posterior means of the test images (first two principal components)",
+             xlabel="PC 1", ylabel="PC 2")
+    axes.legend(markerscale=4, fontsize=8, loc="best")
+    _save(figure, path)
+
+
+def save_kl_per_dimension_figure(kl: list[float], active: list[bool], path: str | Path) -> None:
+    """Bar chart of the mean KL of each latent dimension; inactive units in grey."""
+    figure, axes = plt.subplots(figsize=(max(5, 0.5 * len(kl) + 2), 3.5))
+    axes.bar(range(len(kl)), kl, color=["tab:blue" if a else "tab:gray" for a in active])
+    axes.set(title="KL per latent dimension (grey: inactive unit)", xlabel="latent dimension",
+             ylabel="mean KL [nats]", xticks=range(len(kl)))
+    axes.grid(axis="y", alpha=0.3)
+    _save(figure, path)
+
+
+def save_training_curves(log: dict[str, list[float]], path: str | Path) -> None:
+    """Loss, reconstruction and KL per epoch, training and validation."""
+    figure, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    for axis, name, title in zip(axes, ("loss", "reconstruction", "kl"),
+                                 ("Loss (reconstruction + β·KL)", "Reconstruction", "KL")):
+        axis.plot(log["epoch"], log[name], label="training")
+        axis.plot(log["epoch"], log[f"val_{name}"], label="validation")
+        axis.set(title=title, xlabel="epoch", ylabel="nats per image")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    _save(figure, path)

@@ -58,9 +58,20 @@ class ComputeParams:
 
 
 @dataclass(frozen=True)
+class ClassifierParams:
+    epochs: int = _rule(low=1, high=1000)
+    batch_size: int = _rule(low=1, high=1000000)
+    lr: float = _rule(above=0.0, high=10.0)
+    seed: int = _rule(low=0, high=2**63 - 1)
+
+
+@dataclass(frozen=True)
 class EvaluateParams:
     batch_size: int = _rule(low=1, high=1000000)
     seed: int = _rule(low=0, high=2**63 - 1)
+    iwae_samples: int = _rule(low=1, high=100000)
+    knn_neighbours: int = _rule(low=1, high=1000)
+    prior_samples: int = _rule(low=2, high=1000000)
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,15 @@ class SampleParams:
 class InterpolateParams:
     pairs: int = _rule(low=1, high=45)  # 45 = number of pairs of distinct classes
     steps: int = _rule(low=2, high=100)
+    method: str = _rule(choices=("linear", "slerp"))
+
+
+@dataclass(frozen=True)
+class VisualizeParams:
+    reconstructions_per_class: int = _rule(low=1, high=20)
+    traversal_images: int = _rule(low=1, high=10)
+    traversal_steps: int = _rule(low=2, high=25)
+    traversal_range: float = _rule(above=0.0, high=10.0)  # z_d walks from -range to +range
 
 
 @dataclass(frozen=True)
@@ -80,9 +100,11 @@ class Params:
     model: ModelConfig
     train: TrainParams
     compute: ComputeParams
+    classifier: ClassifierParams
     evaluate: EvaluateParams
     sample: SampleParams
     interpolate: InterpolateParams
+    visualize: VisualizeParams
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

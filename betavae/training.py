@@ -9,18 +9,16 @@ from typing import Iterator
 
 import torch
 import torchbearer
-from torch import nn
 from torchbearer import Trial, callbacks, metrics
 
-from betavae.compute import Compute
 from betavae import resume
+from betavae.batches import TensorBatches
+from betavae.compute import CPU_FP32, Autocast, Compute
 from betavae.errors import ParamsError, TrainingError
 from betavae.io import atomic_write
 from betavae.losses import kl_divergence, reconstruction_loss
 from betavae.model import LOGVAR, MU, BetaVAE
 from betavae.params import ModelConfig, TrainParams
-
-CPU_FP32 = Compute(device=torch.device("cpu"), bf16=False)
 
 # Batch means of the two loss terms, kept in state so torchbearer logs them per epoch.
 RECONSTRUCTION = torchbearer.state_key("reconstruction")
@@ -40,7 +38,7 @@ def beta_kl_term(beta: float) -> callbacks.Callback:
     """Callback adding beta * mean KL(q(z|x) || N(0, I)) to the loss, from mu/logvar in state."""
     @callbacks.add_to_loss
     def add_beta_kl(state: dict) -> torch.Tensor:
-        kl = kl_divergence(state[MU], state[LOGVAR]).mean()
+        kl = kl_divergence(state[MU].float(), state[LOGVAR].float()).mean()  # fp32 under bf16 autocast
         state[KL] = kl.detach()
         return beta * kl
     return add_beta_kl
@@ -52,44 +50,6 @@ def split_train_val(images: torch.Tensor, val_size: int, seed: int) -> tuple[tor
         raise ParamsError(f"train.val_size must be smaller than the {len(images)} training images, got {val_size}")
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
     return images[order[val_size:]], images[order[:val_size]]
-
-
-class TensorBatches:
-    """(x, x) batches sliced from one in-memory tensor, reshuffled each epoch when seeded.
-
-    Slicing a resident tensor costs one gather per epoch, where a DataLoader indexes and
-    collates every image of every batch.
-    """
-
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int | None = None):
-        self.images, self.batch_size = images, batch_size
-        self.generator = None if seed is None else torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return -(-len(self.images) // self.batch_size)
-
-    def __iter__(self):
-        images = self.images
-        if self.generator is not None:
-            images = images[torch.randperm(len(images), generator=self.generator).to(images.device)]
-        for start in range(0, len(images), self.batch_size):
-            batch = images[start:start + self.batch_size]
-            yield batch, batch
-
-
-class Autocast(nn.Module):
-    """Runs the wrapped model under bfloat16 autocast; hands fp32 logits, mu and logvar to the losses."""
-
-    def __init__(self, model: BetaVAE, device_type: str, enabled: bool):
-        super().__init__()
-        self.model, self.device_type, self.enabled = model, device_type, enabled
-
-    def forward(self, images: torch.Tensor, state: dict | None = None) -> torch.Tensor:
-        with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.enabled):
-            logits = self.model(images, state)
-        if state is not None:
-            state[MU], state[LOGVAR] = state[MU].float(), state[LOGVAR].float()
-        return logits.float()
 
 
 class CosineSchedule(callbacks.Callback):
@@ -156,7 +116,7 @@ def train(images: torch.Tensor, config: ModelConfig, params: TrainParams, log_pa
         tag = resume.fingerprint(images, config, params, compute)
         checkpoint = resume.load_checkpoint(work, tag)
         log = work / resume.LOG
-        trial = Trial(Autocast(model, compute.device.type, compute.bf16), optimizer,
+        trial = Trial(Autocast(model, compute), optimizer,
                       reconstruction_criterion(params.loss),
                       metrics=[metrics.mean(torchbearer.LOSS), metrics.mean(RECONSTRUCTION), metrics.mean(KL)],
                       callbacks=[beta_kl_term(params.beta), stop_on_non_finite_loss,

@@ -32,7 +32,10 @@ def run_sweep(betas: list[float]) -> None:
         print(f"== beta {beta:g}", flush=True)
         subprocess.run(["dvc", "exp", "run", "-S", f"train.beta={beta}", "--name", experiment_name(beta)],
                        cwd=REPO, check=True)
-    subprocess.run(["git", "checkout", "--", *RESULTS], cwd=REPO, check=True)
+    tracked = subprocess.run(["git", "ls-files", "--", *RESULTS], cwd=REPO, check=True, capture_output=True,
+                             text=True).stdout.split()
+    if tracked:
+        subprocess.run(["git", "checkout", "--", *tracked], cwd=REPO, check=True)
     subprocess.run(["dvc", "checkout", "-q"], cwd=REPO, check=True)
 
 

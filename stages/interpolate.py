@@ -17,9 +17,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure(params.compute)
     model = load_checkpoint(args.model)
     images, labels = load_images(args.data_dir, "test")
-    rows, pairs = interpolation_rows(model, images, labels, params.interpolate.pairs, params.interpolate.steps)
+    settings = params.interpolate
+    rows, pairs = interpolation_rows(model, images, labels, settings.pairs, settings.steps, settings.method)
     labels = [f"{CLASSES[a]} → {CLASSES[b]}" for a, b in pairs]
-    save_interpolation_figure(rows, labels, args.png, "Linear interpolation between posterior means")
+    title = {"linear": "Linear", "slerp": "Spherical (slerp)"}[settings.method]
+    save_interpolation_figure(rows, labels, args.png, f"{title} interpolation between posterior means")
 
 
 if __name__ == "__main__":

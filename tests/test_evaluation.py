@@ -36,3 +36,50 @@ def test_metrics_do_not_depend_on_batch_size_and_repeat(tiny_model_config):
     batched = evaluate(model, images, batch_size=9, seed=3)
     assert batched["test_mse"] == pytest.approx(whole["test_mse"], rel=1e-5)
     assert batched["kl_nats"] == pytest.approx(whole["kl_nats"], rel=1e-5)
+
+
+from betavae.evaluation import (active_units, bits_per_dimension, iwae_bound, kl_per_dimension,  # noqa: E402
+                                log_importance_weights)
+from betavae.model import reparameterize  # noqa: E402
+
+
+def test_iwae_with_one_sample_is_the_elbo_estimate_of_that_sample(tiny_model_config):
+    model = BetaVAE(tiny_model_config).eval()
+    images = torch.rand(6, 1, 28, 28)
+    bound = iwae_bound(model, images, samples=1, batch_size=6, generator=torch.Generator().manual_seed(4))
+    mu, logvar = model.encode(images)
+    z = reparameterize(mu, logvar, torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        elbo_estimate = log_importance_weights(model, images, z.unsqueeze(0), mu, logvar)[0]
+    assert torch.allclose(bound, elbo_estimate, atol=1e-4)
+
+
+def test_iwae_is_above_the_elbo_and_grows_with_k_on_average(tiny_model_config):
+    torch.manual_seed(1)
+    model = BetaVAE(tiny_model_config).eval()
+    with torch.no_grad():  # make the likelihood depend strongly on z, so q(z|x) is a poor proposal
+        model.decoder[0].weight.mul_(20.0)
+    images = torch.rand(100, 1, 28, 28).round()
+    bounds = {k: iwae_bound(model, images, k, batch_size=1000, generator=torch.Generator().manual_seed(0)).mean()
+              for k in (1, 10, 100)}
+    metrics = evaluate(model, images, batch_size=100, seed=0)
+    assert bounds[1] < bounds[10] < bounds[100]
+    assert bounds[100] > metrics["elbo_nats"]
+
+
+def test_kl_per_dimension_sums_to_the_total_kl():
+    mu, logvar = torch.randn(30, 5), torch.randn(30, 5)
+    from betavae.losses import kl_divergence
+    assert torch.allclose(kl_per_dimension(mu, logvar).sum(), kl_divergence(mu, logvar).mean())
+
+
+def test_active_units_counts_dimensions_whose_means_vary():
+    """A constructed encoder: dimensions 0 and 2 carry the input, 1 and 3 ignore it (prior-collapsed)."""
+    x = torch.linspace(-1, 1, 500)
+    mu = torch.stack([x, torch.zeros(500), 0.5 * x, 0.05 * x], dim=1)  # var: 0.33, 0, 0.08, 0.0008
+    assert active_units(mu) == 2
+
+
+def test_bits_per_dimension_of_log_two_nats_per_pixel_is_one():
+    import math
+    assert bits_per_dimension(-784 * math.log(2)) == pytest.approx(1.0)

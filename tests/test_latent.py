@@ -33,3 +33,41 @@ def test_interpolation_rows_have_the_originals_at_both_ends(tiny_model_config):
     assert rows.shape == (3, 6, 1, 28, 28)
     for row, (a, b) in zip(rows, pairs):
         assert torch.equal(row[0], images[a]) and torch.equal(row[-1], images[b])
+
+
+from betavae.latent import first_of_each_class, pca_2d, slerp_latents, traverse  # noqa: E402
+
+
+def test_slerp_keeps_the_norm_between_vectors_of_equal_norm():
+    start, end = torch.tensor([3.0, 0.0, 0.0]), torch.tensor([0.0, 0.0, 3.0])
+    path = slerp_latents(start, end, 7)
+    assert torch.allclose(path[0], start) and torch.allclose(path[-1], end, atol=1e-6)
+    assert torch.allclose(path.norm(dim=1), torch.full((7,), 3.0))
+    assert interpolate_latents(start, end, 7).norm(dim=1)[3] < 2.2  # the straight line cuts the corner
+
+
+def test_slerp_of_parallel_vectors_is_the_straight_line():
+    start = torch.tensor([1.0, 1.0])
+    assert torch.allclose(slerp_latents(start, 2 * start, 5), interpolate_latents(start, 2 * start, 5))
+
+
+def test_traversal_sweeps_one_dimension_at_a_time(tiny_model_config):
+    model = BetaVAE(tiny_model_config).eval()
+    mu = torch.zeros(tiny_model_config.latent_dim)
+    panel = traverse(model, mu, dimensions=[2, 0], steps=5, span=3.0)
+    assert panel.shape == (2, 5, 1, 28, 28)
+    z = torch.zeros(1, tiny_model_config.latent_dim)
+    z[0, 0] = -3.0
+    assert torch.allclose(panel[1, 0], model.decode(z)[0])
+
+
+def test_pca_finds_the_main_axis():
+    generator = torch.Generator().manual_seed(0)
+    points = torch.randn(1000, 3, generator=generator) * torch.tensor([10.0, 1.0, 0.1])
+    projected = pca_2d(points)
+    assert projected[:, 0].var() > 50 and projected[:, 1].var() < 2
+
+
+def test_first_of_each_class_picks_in_class_order():
+    labels = torch.tensor([3, 0, 0, 1, 3, 2, 1, 2, 4, 5, 6, 7, 8, 9, 4, 5, 6, 7, 8, 9])
+    assert first_of_each_class(labels, 1).tolist() == [1, 3, 5, 0, 8, 9, 10, 11, 12, 13]

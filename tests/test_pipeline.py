@@ -18,9 +18,12 @@ TINY_PARAMS = {
     "model": {"latent_dim": 3, "channels": [4, 4, 8], "hidden_dim": 16},
     "train": {"beta": 2.0, "epochs": 1, "batch_size": 32, "lr": 1.0e-3, "lr_schedule": "cosine", "loss": "bce", "val_size": 20, "seed": 0},
     "compute": {"threads": 1, "device": "cpu", "precision": "fp32"},
-    "evaluate": {"batch_size": 16, "seed": 0},
+    "classifier": {"epochs": 1, "batch_size": 64, "lr": 1.0e-3, "seed": 0},
+    "evaluate": {"batch_size": 16, "seed": 0, "iwae_samples": 4, "knn_neighbours": 3, "prior_samples": 20},
     "sample": {"count": 4, "seed": 0},
-    "interpolate": {"pairs": 2, "steps": 3},
+    "interpolate": {"pairs": 2, "steps": 3, "method": "slerp"},
+    "visualize": {"reconstructions_per_class": 1, "traversal_images": 2, "traversal_steps": 3,
+                  "traversal_range": 2.0},
 }
 
 
@@ -41,13 +44,13 @@ def declared_outputs(stage):
 
 def test_the_pipeline_runs_end_to_end(workdir, monkeypatch):
     stages = yaml.safe_load((workdir / "dvc.yaml").read_text())["stages"]
-    assert list(stages) == ["download", "train", "evaluate", "sample", "interpolate"]
+    assert list(stages) == ["download", "classifier", "train", "evaluate", "sample", "interpolate", "visualize"]
 
     monkeypatch.chdir(workdir)
     monkeypatch.setattr(betavae.data, "SOURCES", [("generated", write_tiny_dataset)])
     download.main(shlex.split(stages["download"]["cmd"])[3:])
 
-    for name in ("train", "evaluate", "sample", "interpolate"):
+    for name in list(stages)[1:]:
         command = shlex.split(stages[name]["cmd"])
         assert command[0] == "python"
         for dep in stages[name]["deps"]:
@@ -62,15 +65,22 @@ def test_the_pipeline_runs_end_to_end(workdir, monkeypatch):
     metrics = json.loads((workdir / "metrics/eval.json").read_text())
     assert metrics["test_images"] == 50 and 0 < metrics["test_mse"] < 1
     assert metrics["elbo_nats"] == pytest.approx(-(metrics["reconstruction_nats"] + metrics["kl_nats"]))
+    assert metrics["iwae_nats"] >= metrics["elbo_nats"] - 5  # one-sample ELBO is noisy on an untrained model
+    assert len(metrics["kl_per_dimension"]) == 3 and 0 <= metrics["active_units"] <= 3
+    assert 0 <= metrics["linear_probe_accuracy"] <= 1 and 0 <= metrics["knn_accuracy"] <= 1
+    assert metrics["frechet_classifier_samples"] >= 0
+    assert 0 <= json.loads((workdir / "metrics/classifier.json").read_text())["classifier_test_accuracy"] <= 1
     assert len((workdir / "plots/training.csv").read_text().splitlines()) == 2  # header + 1 epoch
-    for png in ("plots/samples.png", "plots/interpolation.png"):
-        assert Image.open(workdir / png).size[0] > 100
+    for name, stage in stages.items():
+        for output in declared_outputs(stage):
+            if output.endswith(".png"):
+                assert Image.open(workdir / output).size[0] > 100, output
 
 
 def test_a_bad_param_stops_a_stage_with_one_clear_line(workdir):
     bad = dict(TINY_PARAMS, train=dict(TINY_PARAMS["train"], beta=-1))
     (workdir / "params.yaml").write_text(yaml.safe_dump(bad))
-    result = subprocess.run([sys.executable, "-m", "stages.train", "data", "model.pt", "log.csv"],
+    result = subprocess.run([sys.executable, "-m", "stages.train", "data", "model.pt", "log.csv", "resume"],
                             cwd=workdir, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip() == "error: train.beta must be >= 0.0, got -1.0"

@@ -10,7 +10,8 @@ from torchbearer import Trial, callbacks
 from betavae.errors import ParamsError, TrainingError
 from betavae.losses import bernoulli_nll, kl_divergence
 from betavae.model import LOGVAR, MU, BetaVAE
-from betavae.training import (KL, RECONSTRUCTION, TensorBatches, beta_kl_term, reconstruction_criterion,
+from betavae.batches import TensorBatches
+from betavae.training import (KL, RECONSTRUCTION, beta_kl_term, reconstruction_criterion,
                               split_train_val, train)
 
 

@@ -1,0 +1,25 @@
+"""visualize: reconstructions, latent traversals, the latent space, KL per dimension, training curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from betavae.cli import parse_stage_args, run_stage
+from betavae.compute import configure
+from betavae.data import load_images
+from betavae.model import load_checkpoint
+from betavae.report import TestSetView, draw_all
+
+FIGURES = ["reconstructions", "traversals", "latent_space", "kl_per_dimension", "training_curves"]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args, params = parse_stage_args(argv, __doc__, ["model", "data_dir", "log_csv", *FIGURES])
+    configure(params.compute)
+    view = TestSetView(load_checkpoint(args.model), *load_images(args.data_dir, "test"))
+    draw_all(view, params.visualize, Path(args.log_csv), {name: Path(getattr(args, name)) for name in FIGURES})
+
+
+if __name__ == "__main__":
+    run_stage(main)
