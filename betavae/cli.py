@@ -1,4 +1,4 @@
-"""What every stage script shares: its arguments, torch settings, and clean error exits."""
+"""What every stage script shares: its arguments, its params, and clean error exits."""
 
 from __future__ import annotations
 
