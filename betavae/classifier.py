@@ -14,11 +14,11 @@ import torch
 from torch import nn
 from torchbearer import Trial
 
+from betavae.batches import TensorBatches
+from betavae.compute import CPU_FP32, Autocast, Compute
 from betavae.errors import DataError
 from betavae.io import atomic_write
 from betavae.params import ClassifierParams
-from betavae.batches import TensorBatches
-from betavae.compute import CPU_FP32, Autocast, Compute
 
 FEATURES = 128
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,7 @@ CPU_FP32 = Compute(device=torch.device("cpu"), bf16=False)
 
 def configure(params: ComputeParams) -> Compute:
     """Fix threads, ask for deterministic kernels, resolve `auto` device and precision."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS needs it
     torch.set_num_threads(params.threads)
     torch.use_deterministic_algorithms(True)
     device = _resolve_device(params.device)
