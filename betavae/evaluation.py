@@ -100,25 +100,22 @@ def latent_metrics(mu: torch.Tensor, logvar: torch.Tensor) -> dict:
             "kl_per_dimension": {f"z{d:02d}": value for d, value in enumerate(per_dimension.tolist())}}
 
 
-def probe_metrics(model: BetaVAE, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
-                  batch_size: int, neighbours: int) -> dict:
+def probe_metrics(train_mu: torch.Tensor, train_labels: torch.Tensor, test_mu: torch.Tensor,
+                  test_labels: torch.Tensor, neighbours: int) -> dict:
     """Test accuracy of a linear probe and of k-NN predicting labels from mu, fitted on the training mu."""
-    train_mu, _ = encode_all(model, train[0], batch_size)
-    test_mu, _ = encode_all(model, test[0], batch_size)
-    return {"linear_probe_accuracy": linear_probe_accuracy(train_mu, train[1], test_mu, test[1]),
-            "knn_accuracy": knn_accuracy(train_mu, train[1], test_mu, test[1], k=neighbours),
+    return {"linear_probe_accuracy": linear_probe_accuracy(train_mu, train_labels, test_mu, test_labels),
+            "knn_accuracy": knn_accuracy(train_mu, train_labels, test_mu, test_labels, k=neighbours),
             "knn_neighbours": neighbours}
 
 
 @torch.no_grad()
-def sample_quality(model: BetaVAE, classifier: Classifier, images: torch.Tensor, prior_samples: int,
-                   batch_size: int, generator: torch.Generator) -> dict:
+def sample_quality(model: BetaVAE, classifier: Classifier, images: torch.Tensor, mu: torch.Tensor,
+                   prior_samples: int, batch_size: int, generator: torch.Generator) -> dict:
     """Fréchet distance in the classifier's feature space from the test images to prior samples and to
-    the posterior-mean reconstructions (0 would be indistinguishable)."""
+    the reconstructions decoded from their posterior means mu (0 would be indistinguishable)."""
     real = classifier_features(classifier, images)
     z = torch.randn(prior_samples, model.config.latent_dim, generator=generator)
     samples = torch.cat([model.decode(batch) for batch in z.split(batch_size)])
-    mu, _ = encode_all(model, images, batch_size)
     reconstructions = torch.cat([model.decode(batch) for batch in mu.split(batch_size)])
     return {"frechet_classifier_samples": frechet_distance(real, classifier_features(classifier, samples)),
             "frechet_classifier_reconstructions": frechet_distance(real, classifier_features(classifier,
@@ -134,7 +131,10 @@ def full_evaluation(model: BetaVAE, classifier: Classifier, train: tuple[torch.T
     iwae = iwae_bound(model, test[0], params.iwae_samples, params.batch_size, generator).mean().item()
     metrics.update(iwae_nats=iwae, iwae_samples=params.iwae_samples, iwae_bits_per_dim=bits_per_dimension(iwae),
                    elbo_bits_per_dim=bits_per_dimension(metrics["elbo_nats"]))
-    metrics.update(latent_metrics(*encode_all(model, test[0], params.batch_size)))
-    metrics.update(probe_metrics(model, train, test, params.batch_size, params.knn_neighbours))
-    metrics.update(sample_quality(model, classifier, test[0], params.prior_samples, params.batch_size, generator))
+    test_mu, test_logvar = encode_all(model, test[0], params.batch_size)
+    train_mu, _ = encode_all(model, train[0], params.batch_size)
+    metrics.update(latent_metrics(test_mu, test_logvar))
+    metrics.update(probe_metrics(train_mu, train[1], test_mu, test[1], params.knn_neighbours))
+    metrics.update(sample_quality(model, classifier, test[0], test_mu, params.prior_samples, params.batch_size,
+                                  generator))
     return metrics

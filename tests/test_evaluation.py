@@ -3,8 +3,10 @@ import math
 import pytest
 import torch
 
-from betavae.evaluation import evaluate
-from betavae.model import BetaVAE
+from betavae.evaluation import (active_units, bits_per_dimension, evaluate, iwae_bound, kl_per_dimension,
+                                log_importance_weights)
+from betavae.losses import kl_divergence
+from betavae.model import BetaVAE, reparameterize
 
 
 class ConstantModel(BetaVAE):
@@ -38,11 +40,6 @@ def test_metrics_do_not_depend_on_batch_size_and_repeat(tiny_model_config):
     assert batched["kl_nats"] == pytest.approx(whole["kl_nats"], rel=1e-5)
 
 
-from betavae.evaluation import (active_units, bits_per_dimension, iwae_bound, kl_per_dimension,  # noqa: E402
-                                log_importance_weights)
-from betavae.model import reparameterize  # noqa: E402
-
-
 def test_iwae_with_one_sample_is_the_elbo_estimate_of_that_sample(tiny_model_config):
     model = BetaVAE(tiny_model_config).eval()
     images = torch.rand(6, 1, 28, 28)
@@ -69,7 +66,6 @@ def test_iwae_is_above_the_elbo_and_grows_with_k_on_average(tiny_model_config):
 
 def test_kl_per_dimension_sums_to_the_total_kl():
     mu, logvar = torch.randn(30, 5), torch.randn(30, 5)
-    from betavae.losses import kl_divergence
     assert torch.allclose(kl_per_dimension(mu, logvar).sum(), kl_divergence(mu, logvar).mean())
 
 
@@ -81,5 +77,4 @@ def test_active_units_counts_dimensions_whose_means_vary():
 
 
 def test_bits_per_dimension_of_log_two_nats_per_pixel_is_one():
-    import math
     assert bits_per_dimension(-784 * math.log(2)) == pytest.approx(1.0)

@@ -1,6 +1,7 @@
 import torch
 
-from betavae.latent import class_pairs, interpolate_latents, interpolation_rows, sample_prior
+from betavae.latent import (class_pairs, first_of_each_class, interpolate_latents, interpolation_rows, pca_2d,
+                            sample_prior, slerp_latents, traverse)
 from betavae.model import BetaVAE
 
 
@@ -33,9 +34,6 @@ def test_interpolation_rows_have_the_originals_at_both_ends(tiny_model_config):
     assert rows.shape == (3, 6, 1, 28, 28)
     for row, (a, b) in zip(rows, pairs):
         assert torch.equal(row[0], images[a]) and torch.equal(row[-1], images[b])
-
-
-from betavae.latent import first_of_each_class, pca_2d, slerp_latents, traverse  # noqa: E402
 
 
 def test_slerp_keeps_the_norm_between_vectors_of_equal_norm():
