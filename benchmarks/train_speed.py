@@ -68,7 +68,9 @@ def train_pipeline(epochs: int) -> tuple[torch.nn.Module, int]:
     params = load_params(REPO / "params.yaml")
     compute = configure(params.compute)
     images, _ = load_images(DATA, "train")
-    settings = dataclasses.replace(params.train, epochs=epochs)
+    # A shorter run (--epochs) keeps the KL warm-up within it.
+    settings = dataclasses.replace(params.train, epochs=epochs,
+                                   kl_warmup_epochs=min(params.train.kl_warmup_epochs, epochs))
     with tempfile.TemporaryDirectory() as scratch:
         model = train(images, params.model, settings, Path(scratch) / "log.csv", compute, verbose=0)
     return model, epochs * (len(images) - settings.val_size)

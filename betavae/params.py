@@ -41,6 +41,7 @@ class ModelConfig:
 @dataclass(frozen=True)
 class TrainParams:
     beta: float = _rule(low=0.0, high=1.0e6)
+    kl_warmup_epochs: int = _rule(low=0, high=100000)
     epochs: int = _rule(low=1, high=100000)
     batch_size: int = _rule(low=1, high=1000000)
     lr: float = _rule(above=0.0, high=10.0)
@@ -48,6 +49,11 @@ class TrainParams:
     loss: str = _rule(choices=("bce", "mse"))
     val_size: int = _rule(low=1, high=1000000)
     seed: int = _rule(low=0, high=2**63 - 1)
+
+    def __post_init__(self) -> None:
+        if self.kl_warmup_epochs > self.epochs:
+            raise ParamsError(f"train.kl_warmup_epochs must be at most train.epochs ({self.epochs}), "
+                              f"so that training reaches the full beta; got {self.kl_warmup_epochs}")
 
 
 @dataclass(frozen=True)

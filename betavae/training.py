@@ -34,13 +34,28 @@ def reconstruction_criterion(kind: str):
     return criterion
 
 
-def beta_kl_term(beta: float) -> callbacks.Callback:
-    """Callback adding beta * mean KL(q(z|x) || N(0, I)) to the loss, from mu/logvar in state."""
+def kl_weight(epoch: int, batch: int, steps_per_epoch: int, warmup_epochs: int) -> float:
+    """Share of beta at a training step: rises linearly from 0 to 1 over warmup_epochs, then stays 1."""
+    if warmup_epochs == 0:
+        return 1.0
+    return min(1.0, (epoch + batch / steps_per_epoch) / warmup_epochs)
+
+
+def beta_kl_term(beta: float, warmup_epochs: int = 0) -> callbacks.Callback:
+    """Callback adding beta * mean KL(q(z|x) || N(0, I)) to the loss, from mu/logvar in state.
+
+    During the first warmup_epochs of training the weight ramps up from 0 to beta; validation
+    always scores the full objective.
+    """
     @callbacks.add_to_loss
     def add_beta_kl(state: dict) -> torch.Tensor:
         kl = kl_divergence(state[MU].float(), state[LOGVAR].float()).mean()  # fp32 under bf16 autocast
         state[KL] = kl.detach()
-        return beta * kl
+        weight = 1.0
+        if warmup_epochs and state[torchbearer.DATA] == torchbearer.TRAIN_DATA:
+            weight = kl_weight(state[torchbearer.EPOCH], state[torchbearer.BATCH], state[torchbearer.STEPS],
+                               warmup_epochs)
+        return beta * weight * kl
     return add_beta_kl
 
 
@@ -119,7 +134,7 @@ def train(images: torch.Tensor, config: ModelConfig, params: TrainParams, log_pa
         trial = Trial(Autocast(model, compute), optimizer,
                       reconstruction_criterion(params.loss),
                       metrics=[metrics.mean(torchbearer.LOSS), metrics.mean(RECONSTRUCTION), metrics.mean(KL)],
-                      callbacks=[beta_kl_term(params.beta), stop_on_non_finite_loss,
+                      callbacks=[beta_kl_term(params.beta, params.kl_warmup_epochs), stop_on_non_finite_loss,
                                  *lr_schedule(params, len(batches)),
                                  callbacks.CSVLogger(str(log), append=checkpoint is not None,
                                                      write_header=checkpoint is None),

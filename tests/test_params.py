@@ -34,6 +34,8 @@ BAD = [
     ("model.channels", [32, 32], "model.channels must list 3"),
     ("model.channels", [32, 0, 64], r"model.channels\[1\] must be >= 1"),
     ("model.channels", 32, "model.channels must be a non-empty list"),
+    ("train.kl_warmup_epochs", -1, "train.kl_warmup_epochs must be >= 0"),
+    ("train.kl_warmup_epochs", 21, r"train.kl_warmup_epochs must be at most train.epochs \(20\)"),
     ("train.epochs", 1.5, "train.epochs must be an integer"),
     ("train.epochs", True, "train.epochs must be an integer"),
     ("train.epochs", 0, "train.epochs must be >= 1"),

@@ -15,7 +15,7 @@ from tests.test_pipeline import TINY_PARAMS
 
 pytestmark = pytest.mark.slow
 
-PARAMS = dict(TINY_PARAMS, train=dict(TINY_PARAMS["train"], epochs=12, batch_size=50, val_size=100))
+PARAMS = dict(TINY_PARAMS, train=dict(TINY_PARAMS["train"], epochs=12, kl_warmup_epochs=3, batch_size=50, val_size=100))
 
 
 def train_command(directory):

@@ -11,13 +11,13 @@ from betavae.errors import ParamsError, TrainingError
 from betavae.losses import bernoulli_nll, kl_divergence
 from betavae.model import LOGVAR, MU, BetaVAE
 from betavae.batches import TensorBatches
-from betavae.training import (KL, RECONSTRUCTION, beta_kl_term, reconstruction_criterion,
+from betavae.training import (KL, RECONSTRUCTION, beta_kl_term, kl_weight, reconstruction_criterion,
                               split_train_val, train)
 
 
 @pytest.fixture
 def tiny_train_params(params):
-    return dataclasses.replace(params.train, epochs=2, batch_size=32, val_size=20)
+    return dataclasses.replace(params.train, epochs=2, kl_warmup_epochs=1, batch_size=32, val_size=20)
 
 
 def test_add_to_loss_callback_adds_beta_times_kl_to_the_optimised_loss(tiny_model_config):
@@ -49,6 +49,36 @@ def test_criterion_and_callback_record_their_terms(tiny_model_config):
     assert state[torchbearer.LOSS].item() == pytest.approx(state[RECONSTRUCTION].item() + 2.0 * state[KL].item())
 
 
+def test_kl_weight_rises_linearly_over_the_warmup_epochs_then_stays_one():
+    assert kl_weight(epoch=0, batch=0, steps_per_epoch=100, warmup_epochs=4) == 0.0
+    assert kl_weight(epoch=1, batch=50, steps_per_epoch=100, warmup_epochs=4) == 0.375
+    assert kl_weight(epoch=4, batch=0, steps_per_epoch=100, warmup_epochs=4) == 1.0
+    assert kl_weight(epoch=9, batch=99, steps_per_epoch=100, warmup_epochs=4) == 1.0
+    assert kl_weight(epoch=0, batch=0, steps_per_epoch=100, warmup_epochs=0) == 1.0
+
+
+def test_kl_warmup_weights_training_steps_and_validation_scores_the_full_objective(tiny_model_config):
+    beta, seen = 4.0, []
+
+    @callbacks.on_criterion
+    def record_training(state):  # listed after the KL term, so the loss already includes it
+        seen.append(("train", state[torchbearer.LOSS].item(), state[RECONSTRUCTION].item(), state[KL].item()))
+
+    @callbacks.on_criterion_validation
+    def record_validation(state):
+        seen.append(("val", state[torchbearer.LOSS].item(), state[RECONSTRUCTION].item(), state[KL].item()))
+
+    model = BetaVAE(tiny_model_config)
+    trial = Trial(model, torch.optim.SGD(model.parameters(), lr=0.0), reconstruction_criterion("bce"),
+                  callbacks=[beta_kl_term(beta, warmup_epochs=2), record_training, record_validation], verbose=0)
+    trial.with_generators(TensorBatches(torch.rand(32, 1, 28, 28), batch_size=16),
+                          val_generator=TensorBatches(torch.rand(16, 1, 28, 28), batch_size=16)).run(1)
+
+    weights = [(kind, (loss - reconstruction) / (beta * kl)) for kind, loss, reconstruction, kl in seen]
+    assert [kind for kind, _ in weights] == ["train", "train", "val"]
+    assert [weight for _, weight in weights] == pytest.approx([0.0, 0.25, 1.0], abs=2e-3)  # fp32 loss
+
+
 def test_split_holds_out_val_size_images():
     images = torch.arange(10.0).view(10, 1, 1, 1)
     training, validation = split_train_val(images, 3, seed=0)
@@ -67,9 +97,16 @@ def test_training_writes_a_log_row_per_epoch_and_learns(tiny_data, tiny_model_co
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3]
     assert set(rows[0]) == {"epoch", "loss", "reconstruction", "kl", "val_loss", "val_reconstruction", "val_kl"}
     assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+
+    def full_objective(row, prefix=""):
+        return float(row[prefix + "reconstruction"]) + params.beta * float(row[prefix + "kl"])
+    assert params.kl_warmup_epochs == 1
+    # In the warm-up epoch the KL weight rises from 0 to beta: about half the KL term is missing.
+    assert full_objective(rows[0]) - float(rows[0]["loss"]) > 0.25 * params.beta * float(rows[0]["kl"])
+    for row in rows[1:]:
+        assert float(row["loss"]) == pytest.approx(full_objective(row), rel=1e-4)
     for row in rows:
-        assert float(row["loss"]) == pytest.approx(float(row["reconstruction"]) + params.beta * float(row["kl"]),
-                                                   rel=1e-4)
+        assert float(row["val_loss"]) == pytest.approx(full_objective(row, "val_"), rel=1e-4)
 
 
 def test_two_trainings_give_identical_weights(tiny_model_config, tiny_train_params, tmp_path):
