@@ -137,11 +137,14 @@ def save_kl_per_dimension_figure(kl: list[float], active: list[bool], path: str 
 def save_training_curves(log: dict[str, list[float]], path: str | Path) -> None:
     """Loss, reconstruction and KL per epoch, training and validation."""
     figure, axes = plt.subplots(1, 3, figsize=(12, 3.5))
-    for axis, name, title in zip(axes, ("loss", "reconstruction", "kl"),
-                                 ("Loss (reconstruction + β·KL)", "Reconstruction", "KL")):
+    # During a KL warm-up the training loss weights the KL by w < 1; validation always uses w = 1.
+    titles = ("Loss: reconstruction + w·β·KL\n(training: w warms up to 1; validation: w = 1)",
+              "Reconstruction", "KL")
+    for axis, name, title in zip(axes, ("loss", "reconstruction", "kl"), titles):
         axis.plot(log["epoch"], log[name], label="training")
         axis.plot(log["epoch"], log[f"val_{name}"], label="validation")
-        axis.set(title=title, xlabel="epoch", ylabel="nats per image")
+        axis.set_title(title, fontsize=10)
+        axis.set(xlabel="epoch", ylabel="nats per image")
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()

@@ -1,7 +1,7 @@
 """Re-run the whole pipeline and check that it reproduces the committed results.
 
     python scripts/check_repro.py                  # exact: every committed file must come back byte-identical
-    REPRO_TOLERANCE=0.01 python scripts/check_repro.py   # another kind of machine: metrics within 1%
+    REPRO_TOLERANCE=0.03 python scripts/check_repro.py   # another kind of machine: metrics within 3%
 
 Every stage really runs (`dvc repro --force`, so neither the run cache nor existing outputs are reused).
 Fails when `dvc status` is not clean afterwards, when a metric differs from the committed one beyond the
