@@ -7,7 +7,6 @@ runs that use the same classifier.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import torch
@@ -17,7 +16,7 @@ from torchbearer import Trial
 from betavae.batches import TensorBatches
 from betavae.compute import CPU_FP32, Autocast, Compute
 from betavae.errors import DataError
-from betavae.io import atomic_write
+from betavae.io import save_torch
 from betavae.params import ClassifierParams
 
 FEATURES = 128
@@ -63,10 +62,7 @@ def features(model: Classifier, images: torch.Tensor, batch_size: int = 1000) ->
 
 
 def save_classifier(model: Classifier, path: str | Path) -> None:
-    buffer = io.BytesIO()
-    torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, buffer)
-    with atomic_write(path, "wb") as f:
-        f.write(buffer.getbuffer())
+    save_torch({k: v.contiguous() for k, v in model.state_dict().items()}, path)
 
 
 def load_classifier(path: str | Path) -> Classifier:

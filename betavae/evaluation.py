@@ -8,7 +8,7 @@ import torch
 
 from betavae.classifier import Classifier
 from betavae.classifier import features as classifier_features
-from betavae.losses import bernoulli_nll, kl_divergence
+from betavae.losses import bernoulli_nll, kl_divergence, kl_divergence_per_dimension
 from betavae.model import BetaVAE, reparameterize
 from betavae.params import EvaluateParams
 from betavae.probes import frechet_distance, knn_accuracy, linear_probe_accuracy
@@ -68,8 +68,7 @@ def iwae_bound(model: BetaVAE, images: torch.Tensor, samples: int, batch_size: i
     bounds = []
     for batch in images.split(max(1, batch_size // samples)):
         mu, logvar = model.encode(batch)
-        eps = torch.randn((samples, *mu.shape), generator=generator)
-        z = mu + torch.exp(0.5 * logvar) * eps  # [K, B, D]
+        z = reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *logvar.shape), generator)
         log_w = log_importance_weights(model, batch, z, mu, logvar)
         bounds.append(torch.logsumexp(log_w, dim=0) - math.log(samples))
     return torch.cat(bounds)
@@ -77,7 +76,7 @@ def iwae_bound(model: BetaVAE, images: torch.Tensor, samples: int, batch_size: i
 
 def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Mean KL(q(z_d|x) || N(0, 1)) of each latent dimension over the images: [N, D] -> [D], nats."""
-    return (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).mean(dim=0)
+    return kl_divergence_per_dimension(mu, logvar).mean(dim=0)
 
 
 def unit_activity(mu: torch.Tensor) -> torch.Tensor:

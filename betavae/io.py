@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator
+
+import torch
 
 
 @contextlib.contextmanager
@@ -31,6 +34,14 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file for writing; it replaces `path` only when the block succeeds."""
     with atomic_path(path) as temporary, open(temporary, mode) as f:
         yield f
+
+
+def save_torch(obj: Any, path: str | Path) -> None:
+    """torch.save, atomically; through a buffer, since saving to a file embeds its temporary name."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_write(path, "wb") as f:
+        f.write(buffer.getbuffer())
 
 
 def write_json(path: str | Path, data: Any) -> None:

@@ -6,13 +6,18 @@ import torch
 import torch.nn.functional as F
 
 
-def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) per row: [B, D] -> [B], in nats.
+def kl_divergence_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu_j, exp(logvar_j)) || N(0, 1)) of each latent dimension: [B, D] -> [B, D], in nats.
 
     Closed form from Kingma & Welling (2014), Appendix B:
     -KL = 1/2 * sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2).
     """
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per row: [B, D] -> [B], in nats."""
+    return kl_divergence_per_dimension(mu, logvar).sum(dim=1)
 
 
 def bernoulli_nll(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 from pathlib import Path
 
 import torch
@@ -12,7 +11,7 @@ import torchbearer
 from torch import nn
 
 from betavae.errors import DataError
-from betavae.io import atomic_write
+from betavae.io import save_torch
 from betavae.params import ModelConfig, parse_model_config
 
 # The model's forward writes the posterior parameters here, for the KL callback to read.
@@ -90,10 +89,7 @@ def save_checkpoint(model: BetaVAE, path: str | Path) -> None:
     """Save the weights with the config that rebuilds the model (loads with weights_only=True)."""
     checkpoint = {"config": dataclasses.asdict(model.config),
                   "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}
-    buffer = io.BytesIO()  # saving to a file would embed its (temporary) name in the archive
-    torch.save(checkpoint, buffer)
-    with atomic_write(path, "wb") as f:
-        f.write(buffer.getbuffer())
+    save_torch(checkpoint, path)
 
 
 def load_checkpoint(path: str | Path) -> BetaVAE:

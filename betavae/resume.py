@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
-import io
 import json
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 import torchbearer
 from torchbearer import callbacks
 
-from betavae.io import atomic_write
+from betavae.io import atomic_write, save_torch
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "training.csv"
@@ -47,10 +46,7 @@ class EpochCheckpoint(callbacks.Callback):
         checkpoint = {"fingerprint": self.tag, "trial": state[torchbearer.SELF].state_dict(),
                       "torch_rng": torch.get_rng_state(), "batch_rng": self.generator.get_state(),
                       "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-        buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
-        with atomic_write(self.path, "wb") as f:
-            f.write(buffer.getbuffer())
+        save_torch(checkpoint, self.path)
 
 
 def load_checkpoint(directory: Path, tag: str) -> dict | None:
