@@ -26,6 +26,11 @@ def configure(params: ComputeParams) -> Compute:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS needs it
     torch.set_num_threads(params.threads)
     torch.use_deterministic_algorithms(True)
+    return resolve(params)
+
+
+def resolve(params: ComputeParams) -> Compute:
+    """The device and precision that `auto` stands for on this machine; changes nothing."""
     device = _resolve_device(params.device)
     return Compute(device=device, bf16=_resolve_bf16(params.precision, device))
 

@@ -1,0 +1,57 @@
+"""What decides the bits of a run: the processor and its instruction set, torch, device, precision, threads."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import torch
+
+from betavae.compute import resolve
+from betavae.params import ComputeParams
+
+# Two runs whose records agree on these keys give byte-identical results (same seeds, code and data).
+PLATFORM_CLASS = ("cpu_vendor", "cpu_model", "instruction_set", "gpu", "torch", "device", "precision", "threads")
+
+
+def cpu_vendor_and_model(cpuinfo: str | None = None) -> tuple[str, str]:
+    """Vendor id and model name from /proc/cpuinfo (platform.processor() where there is none)."""
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text() if path.is_file() else ""
+    fields = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    fallback = platform.processor() or platform.machine()
+    return fields.get("vendor_id", fallback), fields.get("model name", fallback)
+
+
+def instruction_set() -> str:
+    """The class of CPU kernels torch picks here: AMX, AVX512-BF16, AVX-512, AVX2 or another."""
+    if torch.cpu._is_amx_tile_supported():
+        return "AMX"
+    if torch.cpu._is_avx512_bf16_supported():
+        return "AVX512-BF16"
+    capability = torch.backends.cpu.get_cpu_capability()  # e.g. AVX512, AVX2, DEFAULT
+    return {"AVX512": "AVX-512"}.get(capability, capability)
+
+
+def platform_record(params: ComputeParams) -> dict:
+    """Everything that decides a run's bits, for the results it sits beside."""
+    compute = resolve(params)
+    vendor, model = cpu_vendor_and_model()
+    gpu = torch.cuda.get_device_name(compute.device) if compute.device.type == "cuda" else None
+    return {"cpu_vendor": vendor, "cpu_model": model, "instruction_set": instruction_set(), "gpu": gpu,
+            "torch": torch.__version__, "device": compute.device.type,
+            "precision": "bf16" if compute.bf16 else "fp32", "threads": params.threads}
+
+
+def same_platform_class(first: dict, second: dict) -> bool:
+    return all(first.get(key) == second.get(key) for key in PLATFORM_CLASS)
+
+
+def platform_differences(committed: dict, current: dict) -> list[str]:
+    """`key: committed -> current` for each key of the platform class that differs."""
+    return [f"{key}: {committed.get(key)!r} -> {current.get(key)!r}"
+            for key in PLATFORM_CLASS if committed.get(key) != current.get(key)]
