@@ -6,7 +6,8 @@
 Each side trains in its own child process (so its peak memory is its own) on the same data, for the
 same number of epochs, and is scored on the test set. The reference follows pytorch/examples' VAE: a
 DataLoader over torchvision's dataset with ToTensor, fp32, batch 128, Adam at 1e-3, the same model and
-the same per-image loss. Results go to benchmarks/results.json.
+the same per-image loss. Results go to benchmarks/results.json, one entry per kind of machine (processor
+model and instruction set, or GPU), so a run on one kind keeps the others' results.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -116,11 +116,18 @@ def time_dvc() -> dict:
     return result
 
 
-def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "torch": torch.__version__,
-            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+def machine_kind(record: dict) -> str:
+    """The key of a machine kind in results.json, e.g. `AMD EPYC (AVX2)`."""
+    kind = f"{record['cpu_model']} ({record['instruction_set']})"
+    return f"{kind}, {record['gpu']}" if record["gpu"] else kind
+
+
+def save_results(results: dict, kind: str) -> None:
+    """Replace this kind's entry in results.json, keep the other kinds'."""
+    saved = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    by_kind = saved.get("by_machine_kind", {})
+    by_kind[kind] = results
+    RESULTS.write_text(json.dumps({"by_machine_kind": dict(sorted(by_kind.items()))}, indent=2) + "\n")
 
 
 def main() -> None:
@@ -139,14 +146,17 @@ def main() -> None:
         print(json.dumps(run_side(args.side, epochs, threads)))
         return
 
-    results = {"machine": {**machine(), "threads": threads}, "compute": dataclasses.asdict(params.compute),
+    from betavae.machine import platform_record
+    record = platform_record(dataclasses.replace(params.compute, threads=threads))
+    results = {"machine": {**record, "cores": len(os.sched_getaffinity(0))},
+               "compute": dataclasses.asdict(params.compute),
                "reference": in_child("reference", epochs, threads),
                "pipeline": in_child("pipeline", epochs, threads)}
     results["speedup"] = round(results["pipeline"]["images_per_s"] / results["reference"]["images_per_s"], 2)
     results["mse_change"] = round(results["pipeline"]["test_mse"] / results["reference"]["test_mse"] - 1, 4)
     if not args.no_dvc:
         results["dvc"] = time_dvc()
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    save_results(results, machine_kind(record))
     print(json.dumps(results, indent=2))
 
 

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
@@ -17,9 +18,9 @@ PAD = 2
 CELL = 28 + PAD
 
 
-def _grid(images: torch.Tensor, columns: int) -> torch.Tensor:
+def _grid(images: torch.Tensor, columns: int) -> np.ndarray:
     """[N, 1, 28, 28] -> a single [H, W] image, white gaps between cells."""
-    return make_grid(images.clamp(0, 1), nrow=columns, padding=PAD, pad_value=1.0)[0]
+    return make_grid(images.clamp(0, 1), nrow=columns, padding=PAD, pad_value=1.0)[0].numpy()
 
 
 def _save(figure: plt.Figure, path: str | Path) -> None:

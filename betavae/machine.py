@@ -11,7 +11,8 @@ from betavae.compute import resolve
 from betavae.params import ComputeParams
 
 # Two runs whose records agree on these keys give byte-identical results (same seeds, code and data).
-PLATFORM_CLASS = ("cpu_vendor", "cpu_model", "instruction_set", "gpu", "torch", "device", "precision", "threads")
+PLATFORM_CLASS = ("cpu_vendor", "cpu_model", "instruction_set", "kernels", "gpu", "torch", "device", "precision",
+                  "threads")
 
 
 def cpu_vendor_and_model(cpuinfo: str | None = None) -> tuple[str, str]:
@@ -28,13 +29,15 @@ def cpu_vendor_and_model(cpuinfo: str | None = None) -> tuple[str, str]:
 
 
 def instruction_set() -> str:
-    """The class of CPU kernels torch picks here: AMX, AVX512-BF16, AVX-512, AVX2 or another."""
-    if torch.cpu._is_amx_tile_supported():
-        return "AMX"
-    if torch.cpu._is_avx512_bf16_supported():
-        return "AVX512-BF16"
-    capability = torch.backends.cpu.get_cpu_capability()  # e.g. AVX512, AVX2, DEFAULT
-    return {"AVX512": "AVX-512"}.get(capability, capability)
+    """The processor's widest matrix and vector units: AMX, AVX512-BF16, AVX-512, AVX2, or older."""
+    checks = (("AMX", torch.cpu._is_amx_tile_supported), ("AVX512-BF16", torch.cpu._is_avx512_bf16_supported),
+              ("AVX-512", torch.cpu._is_avx512_supported), ("AVX2", torch.cpu._is_avx2_supported))
+    return next((name for name, supported in checks if supported()), "older than AVX2")
+
+
+def kernels() -> str:
+    """The vector kernels torch's own operators use: AVX512, AVX2 or DEFAULT (ATEN_CPU_CAPABILITY can lower it)."""
+    return torch.backends.cpu.get_cpu_capability()
 
 
 def platform_record(params: ComputeParams) -> dict:
@@ -42,7 +45,8 @@ def platform_record(params: ComputeParams) -> dict:
     compute = resolve(params)
     vendor, model = cpu_vendor_and_model()
     gpu = torch.cuda.get_device_name(compute.device) if compute.device.type == "cuda" else None
-    return {"cpu_vendor": vendor, "cpu_model": model, "instruction_set": instruction_set(), "gpu": gpu,
+    return {"cpu_vendor": vendor, "cpu_model": model, "instruction_set": instruction_set(),
+            "kernels": kernels(), "gpu": gpu,
             "torch": torch.__version__, "device": compute.device.type,
             "precision": "bf16" if compute.bf16 else "fp32", "threads": params.threads}
 

@@ -7,7 +7,8 @@ For each seed s, the classifier, train and evaluate stages run as their own scri
 directory, with params.yaml as committed except classifier.seed, train.seed and evaluate.seed = s: a
 run on another CPU is like a run with other seeds, since different rounding early on sends training
 down another path. Writes metrics/seed_spread.json: every seed's metrics as the stages wrote them,
-with the platform and commit they were measured on. `make check-repro` derives its tolerances from it.
+with the platform and commit they were measured on. `make check-repro` derives its tolerances from it;
+`python scripts/docs.py` shows it as a table in docs/reproducibility.md.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def run_seed(seed: int, scratch: Path) -> dict:
     params = work / "params.yaml"
     params.write_text(yaml.safe_dump(params_with_seed(seed), sort_keys=False))
     run_stage("classifier", DATA, work / "classifier.pt", work / "classifier.json", "--params", params)
-    run_stage("train", DATA, work / "model.pt", work / "training.csv", work / "resume", "--params", params)
+    run_stage("train", DATA, work / "model.pt", work / "training.csv", work / "platform.json", work / "resume",
+              "--params", params)
     run_stage("evaluate", work / "model.pt", work / "classifier.pt", DATA, work / "eval.json", "--params", params)
     return {"metrics/classifier.json": json.loads((work / "classifier.json").read_text()),
             "metrics/eval.json": json.loads((work / "eval.json").read_text())}

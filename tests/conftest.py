@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from betavae.data import SPLITS, raw_dir, write_idx
 from betavae.params import Params, load_params
 
 REPO = Path(__file__).resolve().parent.parent
+
+# A whole params.yaml at toy size: every stage runs in seconds on generated data.
+TINY_PARAMS = {
+    "model": {"latent_dim": 3, "channels": [4, 4, 8], "hidden_dim": 16},
+    "train": {"beta": 2.0, "kl_warmup_epochs": 1, "epochs": 1, "batch_size": 32, "lr": 1.0e-3, "lr_schedule": "cosine", "loss": "bce", "val_size": 20, "seed": 0},
+    "compute": {"threads": 1, "device": "cpu", "precision": "fp32"},
+    "classifier": {"epochs": 1, "batch_size": 64, "lr": 1.0e-3, "seed": 0},
+    "evaluate": {"batch_size": 16, "seed": 0, "iwae_samples": 4, "knn_neighbours": 3, "prior_samples": 20},
+    "sample": {"count": 4, "seed": 0},
+    "interpolate": {"pairs": 2, "steps": 3, "method": "slerp"},
+    "visualize": {"reconstructions_per_class": 1, "traversal_images": 2, "traversal_steps": 3,
+                  "traversal_range": 2.0},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +71,22 @@ def write_tiny_dataset(root: Path, train: int = 200, test: int = 50) -> Path:
 @pytest.fixture
 def tiny_data(tmp_path) -> Path:
     return write_tiny_dataset(tmp_path / "tiny")
+
+
+def tiny_dvc_workspace(root: Path, params: dict, train: int = 200, test: int = 50) -> None:
+    """The pipeline's code and dvc.yaml in root, with tiny params and generated data instead of download."""
+    for name in ("betavae", "stages", "scripts"):
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / ".dvcignore", root)
+    pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    del pipeline["stages"]["download"]  # the generated data stands in for it
+    (root / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_tiny_dataset(root / "data" / "fashion_mnist", train=train, test=test)
+
+
+def tool_environment(**extra: str) -> dict:
+    """os.environ with this venv's dvc first on PATH and a git identity, for git and dvc in tests."""
+    return dict(os.environ, DVC_NO_ANALYTICS="1", PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+                GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.invalid",
+                GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.invalid", **extra)

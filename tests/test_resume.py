@@ -10,8 +10,7 @@ import torch
 import yaml
 
 from betavae import resume
-from tests.conftest import REPO, write_tiny_dataset
-from tests.test_pipeline import TINY_PARAMS
+from tests.conftest import REPO, TINY_PARAMS, write_tiny_dataset
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +19,8 @@ PARAMS = dict(TINY_PARAMS, train=dict(TINY_PARAMS["train"], epochs=12, kl_warmup
 
 def train_command(directory):
     return [sys.executable, "-m", "stages.train", str(directory / "data"), str(directory / "model.pt"),
-            str(directory / "log.csv"), str(directory / "resume"), "--params", str(directory / "params.yaml")]
+            str(directory / "log.csv"), str(directory / "platform.json"), str(directory / "resume"),
+            "--params", str(directory / "params.yaml")]
 
 
 def setup_run(tmp_path, name, params=PARAMS):

@@ -1,8 +1,6 @@
 """The beta-sweep figure is built from real DVC experiments (tiny params, generated data)."""
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 
@@ -12,8 +10,7 @@ from PIL import Image
 
 from betavae.errors import BetaVAEError
 from betavae.sweep import sweep_points
-from tests.conftest import REPO, write_tiny_dataset
-from tests.test_pipeline import TINY_PARAMS
+from tests.conftest import TINY_PARAMS, tiny_dvc_workspace, tool_environment
 
 
 def state(name, beta, kl, experiments=None):
@@ -35,17 +32,8 @@ def test_sweep_points_are_read_from_nested_experiments_and_sorted_by_beta():
 
 @pytest.mark.slow
 def test_the_sweep_figure_comes_from_dvc_experiments(tmp_path):
-    for name in ("betavae", "stages", "scripts"):
-        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / ".dvcignore", tmp_path)
-    pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())
-    del pipeline["stages"]["download"]  # the generated data below stands in for it
-    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS))
-    write_tiny_dataset(tmp_path / "data" / "fashion_mnist")
-    env = dict(os.environ, DVC_NO_ANALYTICS="1", PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
-               GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.invalid",
-               GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.invalid")
+    tiny_dvc_workspace(tmp_path, TINY_PARAMS)
+    env = tool_environment()
 
     def run(*command):
         return subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True, text=True)

@@ -2,17 +2,18 @@ import csv
 import dataclasses
 
 import pytest
-import yaml
 import torch
 import torchbearer
+import yaml
 from torchbearer import Trial, callbacks
 
+from betavae.batches import TensorBatches
 from betavae.errors import ParamsError, TrainingError
 from betavae.losses import bernoulli_nll, kl_divergence
 from betavae.model import LOGVAR, MU, BetaVAE
-from betavae.batches import TensorBatches
 from betavae.training import (KL, RECONSTRUCTION, beta_kl_term, kl_weight, reconstruction_criterion,
                               split_train_val, train)
+from tests.conftest import TINY_PARAMS
 
 
 @pytest.fixture
@@ -137,7 +138,6 @@ def test_a_non_finite_loss_stops_training_with_epoch_batch_and_advice(tiny_model
 
 def test_the_train_stage_writes_no_model_after_a_non_finite_loss(tiny_data, tmp_path, monkeypatch):
     from stages import train as train_stage
-    from tests.test_pipeline import TINY_PARAMS
 
     real_load_images = train_stage.load_images
 
@@ -149,5 +149,6 @@ def test_the_train_stage_writes_no_model_after_a_non_finite_loss(tiny_data, tmp_
     monkeypatch.setattr(train_stage, "load_images", load_nan_images)
     with pytest.raises(TrainingError):
         train_stage.main([str(tiny_data), str(tmp_path / "model.pt"), str(tmp_path / "log.csv"),
-                          str(tmp_path / "resume"), "--params", str(tmp_path / "params.yaml")])
-    assert not (tmp_path / "model.pt").exists() and not (tmp_path / "log.csv").exists()
+                          str(tmp_path / "platform.json"), str(tmp_path / "resume"),
+                          "--params", str(tmp_path / "params.yaml")])
+    assert not any((tmp_path / name).exists() for name in ("model.pt", "log.csv", "platform.json"))

@@ -1,0 +1,31 @@
+"""Mini-batches sliced from in-memory tensors."""
+
+import torch
+
+from betavae.batches import TensorBatches
+
+
+def test_batches_cover_every_image_once_with_a_short_last_batch():
+    images = torch.arange(10.0).view(10, 1, 1, 1)
+    batches = list(TensorBatches(images, batch_size=4))
+    assert len(TensorBatches(images, batch_size=4)) == 3
+    assert [len(x) for x, _ in batches] == [4, 4, 2]
+    assert torch.equal(torch.cat([x for x, _ in batches]), images)  # unseeded: in order
+    assert all(target is x for x, target in batches)  # an autoencoder's target is its input
+
+
+def test_seeded_batches_reshuffle_each_epoch_and_repeat_with_the_seed():
+    images = torch.arange(50.0).view(50, 1, 1, 1)
+    first, second = TensorBatches(images, 10, seed=3), TensorBatches(images, 10, seed=3)
+    epoch_one = torch.cat([x for x, _ in first]).flatten()
+    epoch_two = torch.cat([x for x, _ in first]).flatten()
+    assert sorted(epoch_one.tolist()) == list(range(50))
+    assert not torch.equal(epoch_one, epoch_two)
+    assert torch.equal(torch.cat([x for x, _ in second]).flatten(), epoch_one)
+
+
+def test_targets_are_shuffled_with_their_images():
+    images = torch.arange(20.0).view(20, 1, 1, 1)
+    labels = torch.arange(20) * 10
+    for x, y in TensorBatches(images, 6, seed=0, targets=labels):
+        assert torch.equal(x.flatten().long() * 10, y)
