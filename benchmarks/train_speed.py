@@ -35,8 +35,8 @@ def train_reference(epochs: int, threads: int) -> tuple[torch.nn.Module, int]:
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
-    from betavae.losses import bernoulli_nll, kl_divergence
-    from betavae.model import LOGVAR, MU, BetaVAE
+    from betavae.objective import bernoulli_nll, kl_divergence
+    from betavae.model import BetaVAE
     from betavae.params import load_params
 
     params = load_params(REPO / "params.yaml")
@@ -50,9 +50,8 @@ def train_reference(epochs: int, threads: int) -> tuple[torch.nn.Module, int]:
     for _ in range(epochs):
         for images, _ in loader:
             optimizer.zero_grad()
-            state = {}
-            logits = model(images, state=state)
-            loss = (bernoulli_nll(logits, images) + params.train.beta * kl_divergence(state[MU], state[LOGVAR])).mean()
+            logits, mu, logvar = model(images)
+            loss = (bernoulli_nll(logits, images) + params.train.beta * kl_divergence(mu, logvar)).mean()
             loss.backward()
             optimizer.step()
     return model.eval(), epochs * len(dataset)

@@ -32,7 +32,7 @@ class Classifier(nn.Module):
         )
         self.head = nn.Linear(FEATURES, classes)
 
-    def forward(self, images: torch.Tensor, state: dict | None = None) -> torch.Tensor:
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(images))
 
 

@@ -61,13 +61,16 @@ class Autocast(nn.Module):
     """Runs the wrapped model's forward under bfloat16 autocast when compute.bf16; returns fp32.
 
     Weights, optimizer state and the losses stay in fp32; only the forward's matrix work is bf16.
+    The model may return one tensor or a tuple of them.
     """
 
     def __init__(self, model: nn.Module, compute: Compute):
         super().__init__()
         self.model, self.device_type, self.enabled = model, compute.device.type, compute.bf16
 
-    def forward(self, inputs: torch.Tensor, state: dict | None = None) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.enabled):
-            outputs = self.model(inputs, state)
+            outputs = self.model(inputs)
+        if isinstance(outputs, tuple):
+            return tuple(output.float() for output in outputs)
         return outputs.float()

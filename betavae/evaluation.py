@@ -8,7 +8,7 @@ import torch
 
 from betavae.classifier import Classifier
 from betavae.classifier import features as classifier_features
-from betavae.losses import bernoulli_nll, kl_divergence, kl_divergence_per_dimension
+from betavae.objective import bernoulli_nll, kl_divergence, kl_divergence_per_dimension
 from betavae.model import BetaVAE, reparameterize
 from betavae.params import EvaluateParams
 from betavae.probes import frechet_distance, knn_accuracy, linear_probe_accuracy

@@ -1,4 +1,11 @@
-"""The convolutional beta-VAE (Higgins et al., ICLR 2017), and checkpoints that carry their config."""
+"""The convolutional beta-VAE (Higgins et al., ICLR 2017), and checkpoints that carry their config.
+
+Plain PyTorch: loading and using a trained model needs torch and this package, nothing else.
+
+    from betavae import load_model
+    model = load_model("models/model.pt")
+    images = model.decode(torch.randn(16, model.config.latent_dim))   # [16, 1, 28, 28] in [0, 1]
+"""
 
 from __future__ import annotations
 
@@ -7,16 +14,15 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import torchbearer
 from torch import nn
 
 from betavae.errors import DataError
 from betavae.io import save_torch
 from betavae.params import ModelConfig, parse_model_config
 
-# The model's forward writes the posterior parameters here, for the KL callback to read.
-MU = torchbearer.state_key("mu")
-LOGVAR = torchbearer.state_key("logvar")
+# Version 1: {"format_version", "config", "state_dict"}. Raise it when the layout or the meaning of the
+# weights changes, and teach load_model to read (or refuse, with a message) the older versions.
+CHECKPOINT_VERSION = 1
 
 IMAGE_SIZE = 28
 PADDED_SIZE = 32  # three stride-2 convs halve 32 -> 16 -> 8 -> 4
@@ -67,15 +73,13 @@ class BetaVAE(nn.Module):
         """[B, latent_dim] -> images [B, 1, 28, 28] in [0, 1]."""
         return torch.sigmoid(self.decode_logits(z))
 
-    def forward(self, images: torch.Tensor, state: dict | None = None) -> torch.Tensor:
-        """Encode, sample z with the reparameterisation trick, decode to logits.
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Encode, sample z with the reparameterisation trick, decode.
 
-        torchbearer passes its state; mu and log variance go there for the KL callback.
+        [B, 1, 28, 28] -> (logits [B, 1, 28, 28], mu [B, latent_dim], logvar [B, latent_dim]).
         """
         mu, logvar = self.encode(images)
-        if state is not None:
-            state[MU], state[LOGVAR] = mu, logvar
-        return self.decode_logits(reparameterize(mu, logvar))
+        return self.decode_logits(reparameterize(mu, logvar)), mu, logvar
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
@@ -87,12 +91,12 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
 
 def save_checkpoint(model: BetaVAE, path: str | Path) -> None:
     """Save the weights with the config that rebuilds the model (loads with weights_only=True)."""
-    checkpoint = {"config": dataclasses.asdict(model.config),
+    checkpoint = {"format_version": CHECKPOINT_VERSION, "config": dataclasses.asdict(model.config),
                   "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}
     save_torch(checkpoint, path)
 
 
-def load_checkpoint(path: str | Path) -> BetaVAE:
+def load_model(path: str | Path) -> BetaVAE:
     """Rebuild a BetaVAE from a checkpoint written by save_checkpoint, in eval mode on the CPU.
 
     The weights are laid out channels-last, which doubles the speed of CPU inference.
@@ -102,6 +106,14 @@ def load_checkpoint(path: str | Path) -> BetaVAE:
         raise DataError(f"missing model file {path}; run `dvc repro train`")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise DataError(f"{path} is not a valid beta-VAE checkpoint: {error}") from None
+    version = checkpoint.get("format_version") if isinstance(checkpoint, dict) else None
+    if version != CHECKPOINT_VERSION:
+        raise DataError(f"{path} is a checkpoint of format version {version}, and this code reads version "
+                        f"{CHECKPOINT_VERSION}; re-run `dvc repro train`, or load it with the betavae "
+                        f"release that wrote it")
+    try:
         model = BetaVAE(parse_model_config(checkpoint["config"]))
         model.load_state_dict(checkpoint["state_dict"])
     except Exception as error:

@@ -8,11 +8,13 @@ checkpoint with another fingerprint is never resumed from.
 
 from __future__ import annotations
 
+import ast
 import csv
 import dataclasses
 import hashlib
 import json
 from pathlib import Path
+from typing import Sequence
 
 import torch
 import torchbearer
@@ -22,16 +24,38 @@ from betavae.io import atomic_write, save_torch
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "training.csv"
-CODE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the betavae package
 
 
-def fingerprint(images: torch.Tensor, *settings: object) -> str:
-    """SHA-256 of the training images, the settings (dataclasses), the package's code and torch version."""
+def code_files(entry: str | Path) -> list[Path]:
+    """entry and every betavae module it imports, directly or through other modules, sorted.
+
+    For a stage script this is the code that dvc.yaml lists as the stage's deps (tests/test_dvc_yaml.py
+    checks that the two agree), so a resume checkpoint goes stale exactly when DVC would re-run.
+    """
+    found, todo = {Path(entry).resolve()}, [Path(entry).resolve()]
+    while todo:
+        for node in ast.walk(ast.parse(todo.pop().read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "betavae":
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names if alias.name.split(".")[0] == "betavae"]
+            for name in names:
+                module = ROOT / (name.replace(".", "/") + ".py")
+                if module.is_file() and module not in found:
+                    found.add(module)
+                    todo.append(module)
+    return sorted(found)
+
+
+def fingerprint(images: torch.Tensor, settings: Sequence[object], code: Sequence[Path]) -> str:
+    """SHA-256 of the training images, the settings (dataclasses), the code files and torch's version."""
     digest = hashlib.sha256()
     digest.update(images.detach().cpu().contiguous().numpy().tobytes())
     digest.update(json.dumps([dataclasses.asdict(s) for s in settings], sort_keys=True, default=str).encode())
-    for source in sorted(CODE.glob("*.py")):
-        digest.update(source.name.encode() + source.read_bytes())
+    for source in code:
+        digest.update(source.relative_to(ROOT).as_posix().encode() + source.read_bytes())
     digest.update(torch.__version__.encode())
     return digest.hexdigest()
 

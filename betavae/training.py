@@ -1,14 +1,20 @@
-"""Training with a torchbearer Trial: reconstruction criterion + beta * KL via @add_to_loss."""
+"""Training with a torchbearer Trial: the objective of betavae.objective, wired into torchbearer.
+
+The Trial's criterion is the reconstruction term; the KL term joins the loss through an
+@callbacks.add_to_loss callback, which reads mu and log sigma^2 from torchbearer state keys where
+StateAdapter puts them. This module is the only place the model meets torchbearer.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 import torchbearer
+from torch import nn
 from torchbearer import Trial, callbacks, metrics
 
 from betavae import resume
@@ -16,13 +22,30 @@ from betavae.batches import TensorBatches
 from betavae.compute import CPU_FP32, Autocast, Compute
 from betavae.errors import ParamsError, TrainingError
 from betavae.io import atomic_write
-from betavae.losses import kl_divergence, reconstruction_loss
-from betavae.model import LOGVAR, MU, BetaVAE
+from betavae.model import BetaVAE
+from betavae.objective import kl_divergence, kl_term, kl_weight, reconstruction_loss
 from betavae.params import ModelConfig, TrainParams
 
+# The posterior's parameters, from the model's forward to the KL callback.
+MU = torchbearer.state_key("mu")
+LOGVAR = torchbearer.state_key("logvar")
 # Batch means of the two loss terms, kept in state so torchbearer logs them per epoch.
 RECONSTRUCTION = torchbearer.state_key("reconstruction")
 KL = torchbearer.state_key("kl")
+
+
+class StateAdapter(nn.Module):
+    """The plain model as torchbearer calls it: logits out, mu and log variance into state."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor, state: dict | None = None) -> torch.Tensor:
+        logits, mu, logvar = self.model(images)
+        if state is not None:
+            state[MU], state[LOGVAR] = mu, logvar
+        return logits
 
 
 def reconstruction_criterion(kind: str):
@@ -34,13 +57,6 @@ def reconstruction_criterion(kind: str):
     return criterion
 
 
-def kl_weight(epoch: int, batch: int, steps_per_epoch: int, warmup_epochs: int) -> float:
-    """Share of beta at a training step: rises linearly from 0 to 1 over warmup_epochs, then stays 1."""
-    if warmup_epochs == 0:
-        return 1.0
-    return min(1.0, (epoch + batch / steps_per_epoch) / warmup_epochs)
-
-
 def beta_kl_term(beta: float, warmup_epochs: int = 0) -> callbacks.Callback:
     """Callback adding beta * mean KL(q(z|x) || N(0, I)) to the loss, from mu/logvar in state.
 
@@ -49,13 +65,13 @@ def beta_kl_term(beta: float, warmup_epochs: int = 0) -> callbacks.Callback:
     """
     @callbacks.add_to_loss
     def add_beta_kl(state: dict) -> torch.Tensor:
-        kl = kl_divergence(state[MU].float(), state[LOGVAR].float()).mean()  # fp32 under bf16 autocast
+        kl = kl_divergence(state[MU], state[LOGVAR]).mean()
         state[KL] = kl.detach()
         weight = 1.0
         if warmup_epochs and state[torchbearer.DATA] == torchbearer.TRAIN_DATA:
             weight = kl_weight(state[torchbearer.EPOCH], state[torchbearer.BATCH], state[torchbearer.STEPS],
                                warmup_epochs)
-        return beta * weight * kl
+        return kl_term(kl, beta, weight)
     return add_beta_kl
 
 
@@ -113,11 +129,12 @@ def stop_on_non_finite_loss(state: dict) -> None:
 
 
 def train(images: torch.Tensor, config: ModelConfig, params: TrainParams, log_path: str | Path,
-          compute: Compute = CPU_FP32, resume_dir: str | Path | None = None, verbose: int = 1) -> BetaVAE:
+          compute: Compute = CPU_FP32, resume_dir: str | Path | None = None, verbose: int = 1,
+          code: Sequence[Path] | None = None) -> BetaVAE:
     """Train a BetaVAE on images [N, 1, 28, 28]; writes one CSV row of losses per epoch to log_path.
 
     With resume_dir, a checkpoint is kept there after every epoch, and a run with the same params,
-    code and data continues from it.
+    data and code (the files in `code`; by default this module and what it imports) continues from it.
     """
     train_images, val_images = split_train_val(images.to(compute.device), params.val_size, params.seed)
     if params.batch_size > len(train_images):
@@ -128,10 +145,10 @@ def train(images: torch.Tensor, config: ModelConfig, params: TrainParams, log_pa
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, fused=True)
     batches = TensorBatches(train_images, params.batch_size, seed=params.seed)
     with _work_dir(resume_dir) as work:
-        tag = resume.fingerprint(images, config, params, compute)
+        tag = resume.fingerprint(images, (config, params, compute), code or resume.code_files(__file__))
         checkpoint = resume.load_checkpoint(work, tag)
         log = work / resume.LOG
-        trial = Trial(Autocast(model, compute), optimizer,
+        trial = Trial(StateAdapter(Autocast(model, compute)), optimizer,
                       reconstruction_criterion(params.loss),
                       metrics=[metrics.mean(torchbearer.LOSS), metrics.mean(RECONSTRUCTION), metrics.mean(KL)],
                       callbacks=[beta_kl_term(params.beta, params.kl_warmup_epochs), stop_on_non_finite_loss,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from betavae.cli import parse_paths, run_stage
-from betavae.data import download_dataset
+from betavae.sources import download_dataset
 from betavae.io import write_json
 
 

@@ -10,13 +10,13 @@ from betavae.compute import configure
 from betavae.data import load_images
 from betavae.evaluation import full_evaluation
 from betavae.io import write_json
-from betavae.model import load_checkpoint
+from betavae.model import load_model
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args, params = parse_stage_args(argv, __doc__, ["model", "classifier", "data_dir", "metrics_json"])
     configure(params.compute)
-    model = load_checkpoint(args.model)
+    model = load_model(args.model)
     classifier = load_classifier(args.classifier)
     train, test = load_images(args.data_dir, "train"), load_images(args.data_dir, "test")
     metrics = full_evaluation(model, classifier, train, test, params.evaluate)

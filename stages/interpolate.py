@@ -9,13 +9,13 @@ from betavae.compute import configure
 from betavae.data import CLASSES, load_images
 from betavae.figures import save_interpolation_figure
 from betavae.latent import interpolation_rows
-from betavae.model import load_checkpoint
+from betavae.model import load_model
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args, params = parse_stage_args(argv, __doc__, ["model", "data_dir", "png"])
     configure(params.compute)
-    model = load_checkpoint(args.model)
+    model = load_model(args.model)
     images, labels = load_images(args.data_dir, "test")
     settings = params.interpolate
     rows, pairs = interpolation_rows(model, images, labels, settings.pairs, settings.steps, settings.method)

@@ -8,13 +8,13 @@ from betavae.cli import parse_stage_args, run_stage
 from betavae.compute import configure
 from betavae.figures import save_image_grid
 from betavae.latent import sample_prior
-from betavae.model import load_checkpoint
+from betavae.model import load_model
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args, params = parse_stage_args(argv, __doc__, ["model", "png"])
     configure(params.compute)
-    model = load_checkpoint(args.model)
+    model = load_model(args.model)
     images = sample_prior(model, params.sample.count, params.sample.seed)
     save_image_grid(images, args.png, f"{len(images)} samples decoded from z ~ N(0, I)")
 

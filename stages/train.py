@@ -3,6 +3,7 @@ platform record (what decides the run's bits: processor, instruction set, torch,
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 from betavae import resume
@@ -21,7 +22,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     compute = configure(params.compute)
     images, _ = load_images(args.data_dir, "train")
     try:
-        model = train(images, params.model, params.train, args.log_csv, compute, resume_dir=args.resume_dir)
+        model = train(images, params.model, params.train, args.log_csv, compute, resume_dir=args.resume_dir,
+                      code=resume.code_files(Path(__file__)))
     except KeyboardInterrupt:
         raise Interrupted(f"finished epochs are kept in {args.resume_dir}; run `dvc repro` to resume") from None
     save_checkpoint(model, args.model)

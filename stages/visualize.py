@@ -8,7 +8,7 @@ from typing import Sequence
 from betavae.cli import parse_stage_args, run_stage
 from betavae.compute import configure
 from betavae.data import load_images
-from betavae.model import load_checkpoint
+from betavae.model import load_model
 from betavae.report import TestSetView, draw_all
 
 FIGURES = ["reconstructions", "traversals", "latent_space", "kl_per_dimension", "training_curves"]
@@ -17,7 +17,7 @@ FIGURES = ["reconstructions", "traversals", "latent_space", "kl_per_dimension", 
 def main(argv: Sequence[str] | None = None) -> None:
     args, params = parse_stage_args(argv, __doc__, ["model", "data_dir", "log_csv", *FIGURES])
     configure(params.compute)
-    view = TestSetView(load_checkpoint(args.model), *load_images(args.data_dir, "test"))
+    view = TestSetView(load_model(args.model), *load_images(args.data_dir, "test"))
     draw_all(view, params.visualize, Path(args.log_csv), {name: Path(getattr(args, name)) for name in FIGURES})
 
 

@@ -13,7 +13,8 @@ import pytest
 import torch
 import yaml
 
-from betavae.data import SPLITS, raw_dir, write_idx
+from betavae.data import SPLITS, raw_dir
+from betavae.idx import write_idx
 from betavae.params import Params, load_params
 
 REPO = Path(__file__).resolve().parent.parent

@@ -29,7 +29,7 @@ class Tiny(torch.nn.Module):
         self.linear = torch.nn.Linear(4, 3)
         self.seen = None
 
-    def forward(self, x, state=None):
+    def forward(self, x):
         out = self.linear(x)
         self.seen = out.dtype
         return out
@@ -41,3 +41,17 @@ def test_autocast_computes_in_bf16_and_returns_fp32():
     assert model.seen == torch.bfloat16 and out.dtype == torch.float32
     Autocast(model, CPU_FP32)(torch.randn(2, 4))
     assert model.seen == torch.float32
+
+
+def test_autocast_returns_every_output_of_a_tuple_in_fp32():
+    class Pair(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            out = self.linear(x)
+            return out, out * 2
+
+    first, second = Autocast(Pair(), Compute(device=torch.device("cpu"), bf16=True))(torch.randn(2, 4))
+    assert first.dtype == second.dtype == torch.float32

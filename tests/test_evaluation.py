@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from betavae.evaluation import active_units, evaluate, iwae_bound, kl_per_dimension, log_importance_weights
-from betavae.losses import kl_divergence
+from betavae.objective import kl_divergence
 from betavae.model import BetaVAE, reparameterize
 
 

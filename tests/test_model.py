@@ -1,8 +1,12 @@
+import subprocess
+import sys
+
 import pytest
 import torch
 
 from betavae.errors import DataError
-from betavae.model import LOGVAR, MU, BetaVAE, load_checkpoint, reparameterize, save_checkpoint
+from betavae.model import CHECKPOINT_VERSION, BetaVAE, load_model, reparameterize, save_checkpoint
+from tests.conftest import REPO
 
 
 def test_shapes_with_the_default_config(params):
@@ -15,12 +19,14 @@ def test_shapes_with_the_default_config(params):
     assert decoded.shape == (5, 1, 28, 28) and decoded.min() >= 0 and decoded.max() <= 1
 
 
-def test_forward_puts_posterior_parameters_in_state(tiny_model_config):
+def test_forward_returns_logits_and_the_posterior_parameters(tiny_model_config):
     model = BetaVAE(tiny_model_config)
-    state = {}
-    logits = model(torch.rand(3, 1, 28, 28), state=state)
+    images = torch.rand(3, 1, 28, 28)
+    logits, mu, logvar = model(images)
     assert logits.shape == (3, 1, 28, 28)
-    assert state[MU].shape == state[LOGVAR].shape == (3, tiny_model_config.latent_dim)
+    assert mu.shape == logvar.shape == (3, tiny_model_config.latent_dim)
+    expected_mu, expected_logvar = model.encode(images)
+    assert torch.equal(mu, expected_mu) and torch.equal(logvar, expected_logvar)
 
 
 def test_reparameterize_has_the_posterior_moments():
@@ -33,7 +39,7 @@ def test_reparameterize_has_the_posterior_moments():
 def test_checkpoint_rebuilds_the_same_model(tmp_path, tiny_model_config):
     model = BetaVAE(tiny_model_config).eval()
     save_checkpoint(model, tmp_path / "model.pt")
-    loaded = load_checkpoint(tmp_path / "model.pt")
+    loaded = load_model(tmp_path / "model.pt")
     assert loaded.config == tiny_model_config
     z = torch.randn(4, tiny_model_config.latent_dim)
     assert torch.equal(loaded.decode(z), model.decode(z))
@@ -50,7 +56,7 @@ def test_loading_a_broken_checkpoint_names_the_file(tmp_path):
     path = tmp_path / "model.pt"
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(DataError, match="model.pt"):
-        load_checkpoint(path)
+        load_model(path)
 
 
 def test_checkpoint_config_is_validated(tmp_path, tiny_model_config):
@@ -60,4 +66,27 @@ def test_checkpoint_config_is_validated(tmp_path, tiny_model_config):
     checkpoint["config"]["latent_dim"] = 0
     torch.save(checkpoint, tmp_path / "bad.pt")
     with pytest.raises(DataError, match="latent_dim"):
-        load_checkpoint(tmp_path / "bad.pt")
+        load_model(tmp_path / "bad.pt")
+
+
+def test_a_checkpoint_of_another_format_version_is_refused_clearly(tmp_path, tiny_model_config):
+    save_checkpoint(BetaVAE(tiny_model_config), tmp_path / "model.pt")
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert checkpoint["format_version"] == CHECKPOINT_VERSION
+    checkpoint["format_version"] = CHECKPOINT_VERSION + 1
+    torch.save(checkpoint, tmp_path / "future.pt")
+    with pytest.raises(DataError, match=f"format version {CHECKPOINT_VERSION + 1}, and this code reads version"):
+        load_model(tmp_path / "future.pt")
+
+
+def test_the_readme_three_lines_load_a_model_without_torchbearer(tmp_path, tiny_model_config):
+    """torchbearer made unimportable: `from betavae import load_model` still loads and decodes."""
+    save_checkpoint(BetaVAE(tiny_model_config), tmp_path / "model.pt")
+    code = (f"import sys; sys.modules['torchbearer'] = None\n"
+            f"import torch\n"
+            f"from betavae import load_model\n"
+            f"model = load_model({str(tmp_path / 'model.pt')!r})\n"
+            f"images = model.decode(torch.randn(16, {tiny_model_config.latent_dim}))\n"
+            f"assert images.shape == (16, 1, 28, 28)\n"
+            f"assert 'torchbearer' not in {{m.split('.')[0] for m in sys.modules if sys.modules[m] is not None}}\n")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

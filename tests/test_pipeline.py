@@ -10,7 +10,7 @@ import pytest
 import yaml
 from PIL import Image
 
-import betavae.data
+import betavae.sources
 from stages import download
 from tests.conftest import REPO, TINY_PARAMS, write_tiny_dataset
 
@@ -34,7 +34,7 @@ def test_the_pipeline_runs_end_to_end(workdir, monkeypatch):
     assert list(stages) == ["download", "classifier", "train", "evaluate", "sample", "interpolate", "visualize"]
 
     monkeypatch.chdir(workdir)
-    monkeypatch.setattr(betavae.data, "SOURCES", [("generated", write_tiny_dataset)])
+    monkeypatch.setattr(betavae.sources, "SOURCES", [("generated", write_tiny_dataset)])
     download.main(shlex.split(stages["download"]["cmd"])[3:])
 
     for name in list(stages)[1:]:

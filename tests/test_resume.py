@@ -12,8 +12,6 @@ import yaml
 from betavae import resume
 from tests.conftest import REPO, TINY_PARAMS, write_tiny_dataset
 
-pytestmark = pytest.mark.slow
-
 PARAMS = dict(TINY_PARAMS, train=dict(TINY_PARAMS["train"], epochs=12, kl_warmup_epochs=3, batch_size=50, val_size=100))
 
 
@@ -49,6 +47,26 @@ def interrupt_after_two_epochs(directory, sig):
     return process.returncode, stderr
 
 
+def test_the_fingerprint_covers_the_train_stage_code_and_nothing_else(tmp_path, params, monkeypatch):
+    code = resume.code_files(REPO / "stages" / "train.py")
+    names = {path.relative_to(REPO).as_posix() for path in code}
+    assert {"stages/train.py", "betavae/training.py", "betavae/objective.py", "betavae/model.py"} <= names
+    assert not names & {"betavae/evaluation.py", "betavae/figures.py", "betavae/reproducibility.py"}
+
+    monkeypatch.setattr(resume, "ROOT", tmp_path)  # a copy of that code, to edit
+    copies = []
+    for path in code:
+        copies.append(tmp_path / path.relative_to(REPO))
+        copies[-1].parent.mkdir(parents=True, exist_ok=True)
+        copies[-1].write_bytes(path.read_bytes())
+    images, settings = torch.zeros(4, 1, 28, 28), (params.model, params.train)
+    before = resume.fingerprint(images, settings, copies)
+    assert resume.fingerprint(images, settings, copies) == before
+    objective = tmp_path / "betavae" / "objective.py"
+    objective.write_text(objective.read_text() + "# an edit\n")
+    assert resume.fingerprint(images, settings, copies) != before
+
+
 @pytest.fixture
 def uninterrupted(tmp_path):
     directory = setup_run(tmp_path, "whole")
@@ -57,6 +75,7 @@ def uninterrupted(tmp_path):
     return directory
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_interrupted_training_resumes_to_identical_results(tmp_path, uninterrupted, sig):
     directory = setup_run(tmp_path, "interrupted")
@@ -73,6 +92,7 @@ def test_interrupted_training_resumes_to_identical_results(tmp_path, uninterrupt
     assert (directory / "log.csv").read_bytes() == (uninterrupted / "log.csv").read_bytes()
 
 
+@pytest.mark.slow
 def test_a_checkpoint_with_other_params_is_not_resumed(tmp_path, uninterrupted):
     directory = setup_run(tmp_path, "changed")
     interrupt_after_two_epochs(directory, signal.SIGKILL)

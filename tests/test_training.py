@@ -9,9 +9,9 @@ from torchbearer import Trial, callbacks
 
 from betavae.batches import TensorBatches
 from betavae.errors import ParamsError, TrainingError
-from betavae.losses import bernoulli_nll, kl_divergence
-from betavae.model import LOGVAR, MU, BetaVAE
-from betavae.training import (KL, RECONSTRUCTION, beta_kl_term, kl_weight, reconstruction_criterion,
+from betavae.model import BetaVAE
+from betavae.objective import bernoulli_nll, kl_divergence
+from betavae.training import (KL, LOGVAR, MU, RECONSTRUCTION, StateAdapter, beta_kl_term, reconstruction_criterion,
                               split_train_val, train)
 from tests.conftest import TINY_PARAMS
 
@@ -31,7 +31,7 @@ def test_add_to_loss_callback_adds_beta_times_kl_to_the_optimised_loss(tiny_mode
                     y_pred=state[torchbearer.Y_PRED].detach(), y_true=state[torchbearer.Y_TRUE])
 
     model = BetaVAE(tiny_model_config)
-    trial = Trial(model, torch.optim.SGD(model.parameters(), lr=0.0), reconstruction_criterion("bce"),
+    trial = Trial(StateAdapter(model), torch.optim.SGD(model.parameters(), lr=0.0), reconstruction_criterion("bce"),
                   callbacks=[beta_kl_term(beta), record], verbose=0)
     trial.with_generators(TensorBatches(torch.rand(16, 1, 28, 28), batch_size=16)).for_steps(1).run(1)
 
@@ -42,20 +42,12 @@ def test_add_to_loss_callback_adds_beta_times_kl_to_the_optimised_loss(tiny_mode
 
 
 def test_criterion_and_callback_record_their_terms(tiny_model_config):
-    model = BetaVAE(tiny_model_config)
+    model = StateAdapter(BetaVAE(tiny_model_config))
     state = {torchbearer.Y_TRUE: torch.rand(4, 1, 28, 28)}
     state[torchbearer.Y_PRED] = model(state[torchbearer.Y_TRUE], state=state)
     state[torchbearer.LOSS] = reconstruction_criterion("mse")(state)
     beta_kl_term(2.0).on_criterion(state)
     assert state[torchbearer.LOSS].item() == pytest.approx(state[RECONSTRUCTION].item() + 2.0 * state[KL].item())
-
-
-def test_kl_weight_rises_linearly_over_the_warmup_epochs_then_stays_one():
-    assert kl_weight(epoch=0, batch=0, steps_per_epoch=100, warmup_epochs=4) == 0.0
-    assert kl_weight(epoch=1, batch=50, steps_per_epoch=100, warmup_epochs=4) == 0.375
-    assert kl_weight(epoch=4, batch=0, steps_per_epoch=100, warmup_epochs=4) == 1.0
-    assert kl_weight(epoch=9, batch=99, steps_per_epoch=100, warmup_epochs=4) == 1.0
-    assert kl_weight(epoch=0, batch=0, steps_per_epoch=100, warmup_epochs=0) == 1.0
 
 
 def test_kl_warmup_weights_training_steps_and_validation_scores_the_full_objective(tiny_model_config):
@@ -70,7 +62,7 @@ def test_kl_warmup_weights_training_steps_and_validation_scores_the_full_objecti
         seen.append(("val", state[torchbearer.LOSS].item(), state[RECONSTRUCTION].item(), state[KL].item()))
 
     model = BetaVAE(tiny_model_config)
-    trial = Trial(model, torch.optim.SGD(model.parameters(), lr=0.0), reconstruction_criterion("bce"),
+    trial = Trial(StateAdapter(model), torch.optim.SGD(model.parameters(), lr=0.0), reconstruction_criterion("bce"),
                   callbacks=[beta_kl_term(beta, warmup_epochs=2), record_training, record_validation], verbose=0)
     trial.with_generators(TensorBatches(torch.rand(32, 1, 28, 28), batch_size=16),
                           val_generator=TensorBatches(torch.rand(16, 1, 28, 28), batch_size=16)).run(1)

@@ -2,7 +2,8 @@ import math
 
 import torch
 
-from betavae.losses import bernoulli_nll, kl_divergence, reconstruction_loss, squared_error
+from betavae.objective import (bernoulli_nll, kl_divergence, kl_divergence_per_dimension, kl_term, kl_weight,
+                               reconstruction_loss, squared_error)
 
 
 def test_kl_is_zero_for_the_standard_normal():
@@ -41,3 +42,21 @@ def test_reconstruction_loss_dispatches_by_name():
     logits, images = torch.randn(3, 1, 28, 28), torch.rand(3, 1, 28, 28)
     assert torch.equal(reconstruction_loss("bce", logits, images), bernoulli_nll(logits, images))
     assert torch.equal(reconstruction_loss("mse", logits, images), squared_error(logits, images))
+
+
+def test_the_per_dimension_kl_sums_to_the_kl():
+    mu, logvar = torch.randn(4, 6), torch.randn(4, 6)
+    assert torch.allclose(kl_divergence_per_dimension(mu, logvar).sum(1), kl_divergence(mu, logvar))
+
+
+def test_kl_weight_rises_linearly_over_the_warmup_epochs_then_stays_one():
+    assert kl_weight(epoch=0, batch=0, steps_per_epoch=100, warmup_epochs=4) == 0.0
+    assert kl_weight(epoch=1, batch=50, steps_per_epoch=100, warmup_epochs=4) == 0.375
+    assert kl_weight(epoch=4, batch=0, steps_per_epoch=100, warmup_epochs=4) == 1.0
+    assert kl_weight(epoch=9, batch=99, steps_per_epoch=100, warmup_epochs=4) == 1.0
+    assert kl_weight(epoch=0, batch=0, steps_per_epoch=100, warmup_epochs=0) == 1.0
+
+
+def test_the_kl_term_is_weight_times_beta_times_kl():
+    assert kl_term(torch.tensor(2.0), beta=5.0, weight=0.25).item() == 2.5
+    assert kl_term(torch.tensor(2.0), beta=5.0).item() == 10.0
