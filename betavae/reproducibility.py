@@ -114,6 +114,13 @@ def compare(committed: Mapping[str, Any], new: Mapping[str, Any], spread: Mappin
     return rows
 
 
+def compare_exactly(committed: Mapping[str, Any], new: Mapping[str, Any]) -> list[Comparison]:
+    """Each metric of either side, equal to the last bit or failed."""
+    return [Comparison(metric, committed.get(metric), new.get(metric), 0.0,
+                       metric in committed and metric in new and committed[metric] == new[metric])
+            for metric in sorted(committed.keys() | new.keys())]
+
+
 def format_table(rows: list[Comparison]) -> str:
     """A Markdown table: metric, committed, new, difference, allowed difference, verdict."""
     lines = ["| metric | committed | new | difference | allowed | verdict |", "|---|---|---|---|---|---|"]

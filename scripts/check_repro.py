@@ -70,13 +70,13 @@ def _describe(record: dict) -> str:
 
 def metric_rows(mode: str) -> list:
     """One Comparison per metric: the committed files (HEAD) against the re-run's (workspace)."""
-    from betavae.reproducibility import comparable, compare, seed_spread
+    from betavae.reproducibility import comparable, compare, compare_exactly, seed_spread
     paths = metrics_paths()
     committed = comparable({path: committed_json(path) or {} for path in paths})
     new = comparable({path: json.loads((REPO / path).read_text()) if (REPO / path).is_file() else {}
                       for path in paths})
     if mode == "exact":
-        return compare(committed, new, {name: 0.0 for name in committed})
+        return compare_exactly(committed, new)
     spread = json.loads((REPO / SPREAD).read_text())
     return compare(committed, new, seed_spread(spread["seeds"]))
 

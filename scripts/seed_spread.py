@@ -1,6 +1,6 @@
 """Measure how much every metric moves between seeds at the default params (the cross-platform yardstick).
 
-    python scripts/seed_spread.py                # seeds 0-4, about 8 min a seed on 2 cores (fp32, AVX2)
+    python scripts/seed_spread.py                # seeds 0-4; a seed takes ~15 min on 2 AVX2 cores (fp32)
     python scripts/seed_spread.py --seeds 0 1 2 3 4 5 6
 
 For each seed s, the classifier, train and evaluate stages run as their own scripts, in a scratch

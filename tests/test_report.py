@@ -4,28 +4,27 @@ import torch
 
 from betavae.model import BetaVAE
 from betavae.params import VisualizeParams
-from betavae.report import TestSetView, draw_all
+import betavae.report as report
 
 
 def test_every_figure_is_drawn_from_one_view_of_the_test_set(tiny_model_config, tmp_path):
     images, labels = torch.rand(40, 1, 28, 28), torch.arange(40) % 10
-    view = TestSetView(BetaVAE(tiny_model_config).eval(), images, labels)
+    view = report.TestSetView(BetaVAE(tiny_model_config).eval(), images, labels)
     assert view.mu.shape == (40, tiny_model_config.latent_dim) and view.kl.shape == (tiny_model_config.latent_dim,)
     log = tmp_path / "log.csv"
     log.write_text("epoch,loss,reconstruction,kl,val_loss,val_reconstruction,val_kl\n1,3,2,1,3,2,1\n2,2,1.5,0.5,2,1.5,0.5\n")
     out = {name: tmp_path / f"{name}.png"
            for name in ("reconstructions", "traversals", "latent_space", "kl_per_dimension", "training_curves")}
-    draw_all(view, VisualizeParams(reconstructions_per_class=1, traversal_images=2, traversal_steps=3,
+    report.draw_all(view, VisualizeParams(reconstructions_per_class=1, traversal_images=2, traversal_steps=3,
                                    traversal_range=2.0), log, out)
     assert all(path.stat().st_size > 1000 for path in out.values())
 
 
 def test_traversal_rows_follow_the_kl_order_and_mark_inactive_units(tiny_model_config, tmp_path, monkeypatch):
-    import betavae.report as report
     captured = {}
     monkeypatch.setattr(report, "save_traversal_figure",
                         lambda panels, rows, values, titles, path: captured.update(rows=rows, panels=panels))
-    view = TestSetView(BetaVAE(tiny_model_config).eval(), torch.rand(30, 1, 28, 28), torch.arange(30) % 10)
+    view = report.TestSetView(BetaVAE(tiny_model_config).eval(), torch.rand(30, 1, 28, 28), torch.arange(30) % 10)
     view.kl = torch.tensor([0.5, 2.0, 0.0, 1.0])
     view.active = torch.tensor([True, True, False, True])
     view.traversals(tmp_path / "t.png", images=2, steps=3, span=1.0)

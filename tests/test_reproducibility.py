@@ -5,8 +5,8 @@ import json
 import pytest
 
 from betavae.errors import BetaVAEError
-from betavae.reproducibility import (SPREAD_FACTOR, comparable, compare, flatten, format_table, order_free,
-                                     seed_spread)
+from betavae.reproducibility import (SPREAD_FACTOR, comparable, compare, compare_exactly, flatten, format_table,
+                                     order_free, seed_spread)
 
 
 def metrics_files(mse, kl_per_dimension, active=7, accuracy=0.89):
@@ -110,3 +110,10 @@ def test_the_committed_seed_spread_covers_every_committed_metric(params):
     rows = compare(committed, committed, seed_spread(spread_file["seeds"]))
     assert all(row.passed for row in rows), format_table(rows)
     assert all(row.allowed > 0 for row in rows), format_table(rows)
+
+
+def test_the_exact_comparison_allows_no_difference_at_all():
+    rows = compare_exactly({"active_units": 7, "test_mse": 0.0176}, {"active_units": 8, "test_mse": 0.0176})
+    assert verdicts(rows) == {"active_units": False, "test_mse": True}
+    assert all(row.allowed == 0.0 for row in rows)
+    assert verdicts(compare_exactly({"a": 1.0}, {})) == {"a": False}
