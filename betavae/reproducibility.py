@@ -3,6 +3,10 @@
 Training is chaotic: on another CPU, other kernels round differently from the first step on, and the run
 ends where a run with other seeds would. So across platforms each metric may move by what seeds move it,
 measured by scripts/seed_spread.py, and no more.
+
+The spread is estimated robustly, as 1.4826 times the median absolute deviation from the median (the
+standard deviation for normally distributed values): one seed whose training collapsed (no active latent
+units) would otherwise widen every tolerance until nothing could fail. A run that collapses fails the check.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any, Mapping
 
 from betavae.errors import BetaVAEError
 
+ROBUST_SCALE = 1.4826  # MAD -> standard deviation, for normal data
 # Allowed |new - committed| in units of the seed-to-seed standard deviation. Both runs are draws of the
 # same spread, so their difference has sd sqrt(2)*sd: 4 sd is 2.8 of those (p ~ 0.005 per metric if
 # normal), with room for an sd estimated from only a few seeds.
@@ -74,13 +79,19 @@ def comparable(files: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return order_free(merged)
 
 
+def robust_sd(values: list[float]) -> float:
+    """1.4826 * median |x - median(x)|: the standard deviation of normal values, deaf to one outlier in five."""
+    middle = statistics.median(values)
+    return ROBUST_SCALE * statistics.median(abs(value - middle) for value in values)
+
+
 def seed_spread(seeds: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, float]:
-    """Sample standard deviation over seeds of each metric: {seed: {file: content}} -> {metric: sd}."""
+    """Robust standard deviation over seeds of each metric: {seed: {file: content}} -> {metric: sd}."""
     runs = [comparable(files) for files in seeds.values()]
-    if len(runs) < 2:
-        raise BetaVAEError(f"a seed spread needs at least 2 seeds, got {len(runs)}")
+    if len(runs) < 3:
+        raise BetaVAEError(f"a seed spread needs at least 3 seeds, got {len(runs)}")
     names = set.intersection(*(set(run) for run in runs))
-    return {name: statistics.stdev(float(run[name]) for run in runs) for name in sorted(names)
+    return {name: robust_sd([float(run[name]) for run in runs]) for name in sorted(names)
             if all(_is_number(run[name]) for run in runs)}
 
 

@@ -9,7 +9,7 @@ The committed metrics/platform.json says what machine made the committed results
 - same platform class (CPU vendor, model and instruction set, GPU, torch, device, precision, threads):
   exact. Every tracked file must come back byte-identical.
 - another platform class: statistical. Each metric may differ from the committed one by at most
-  4 seed standard deviations (metrics/seed_spread.json; active_units by 2), the per-dimension KL is
+  4 robust seed standard deviations (metrics/seed_spread.json; active_units by 2), the per-dimension KL is
   compared sorted, and results files (metrics/, plots/, dvc.lock) may change. Code and params may not.
 Either way `dvc status` must be clean afterwards. Prints the mode and why, then one row per metric.
 
@@ -77,6 +77,8 @@ def metric_rows(mode: str) -> list:
                       for path in paths})
     if mode == "exact":
         return compare_exactly(committed, new)
+    if not (REPO / SPREAD).is_file():
+        sys.exit(f"error: {SPREAD} is missing, and the statistical mode needs it: run scripts/seed_spread.py")
     spread = json.loads((REPO / SPREAD).read_text())
     return compare(committed, new, seed_spread(spread["seeds"]))
 

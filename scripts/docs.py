@@ -14,7 +14,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from statistics import mean
+from statistics import median
 from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,12 +61,12 @@ def seed_spread_table() -> str:
     lines = [f"Measured by `{spread_file['command']}` at commit `{spread_file['commit'][:7]}` on "
              f"{platform['cpu_model']} ({platform['instruction_set']}, {platform['precision']}, "
              f"{platform['threads']} threads); varied together: {', '.join(spread_file['varied'])}.", "",
-             "| metric | " + " | ".join(f"seed {seed}" for seed in runs) + " | mean | sd | allowed difference |",
+             "| metric | " + " | ".join(f"seed {seed}" for seed in runs) + " | median | robust sd | allowed difference |",
              "|---" * (len(runs) + 4) + "|"]
     for metric, sd in spread.items():
         values = [float(run[metric]) for run in runs.values()]
         cells = [_number(run[metric]) for run in runs.values()]
-        cells += [f"{mean(values):.5g}", f"{sd:.3g}", f"{allowed_difference(metric, spread):.3g}"]
+        cells += [f"{median(values):.5g}", f"{sd:.3g}", f"{allowed_difference(metric, spread):.3g}"]
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
