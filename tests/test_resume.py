@@ -33,8 +33,11 @@ def finish(directory):
 
 
 def interrupt_after_two_epochs(directory, sig):
+    # A shell that starts jobs in the background makes them ignore SIGINT, and Python keeps an ignored
+    # SIGINT ignored: give the child the default disposition, as a terminal would.
     process = subprocess.Popen(train_command(directory), cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     checkpoint = directory / "resume" / resume.CHECKPOINT
     deadline = time.time() + 120
     while time.time() < deadline and process.poll() is None:
