@@ -55,3 +55,17 @@ def load_images(root: str | Path, split: str) -> tuple[torch.Tensor, torch.Tenso
     """Images as float32 [N, 1, 28, 28] in [0, 1], and labels int64 [N]."""
     images, labels = read_split(root, split)
     return images.unsqueeze(1).float().div_(255.0), labels
+
+
+def binarize(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A Bernoulli sample of images in [0, 1]: each pixel is 1 with probability its grey level, else 0.
+
+    The uniform noise is drawn on the CPU from `generator`, so the sample is the same on every device.
+    """
+    noise = torch.rand(images.shape, generator=generator)
+    return (noise.to(images.device) < images).to(images.dtype)
+
+
+def binarize_once(images: torch.Tensor, seed: int) -> torch.Tensor:
+    """The fixed binarization of a held-out set (validation, test), drawn from `seed`."""
+    return binarize(images, torch.Generator().manual_seed(seed))

@@ -55,21 +55,40 @@ def save_interpolation_figure(rows: torch.Tensor, row_labels: list[str], path: s
     _save(figure, path)
 
 
+# The reconstruction term as evaluation names it, with its axis label: the first that all points have is drawn.
+DISTORTIONS = (("reconstruction_nats", "distortion: −log p(x|z) [nats/image]"),
+               ("bce_reconstruction", "distortion: Bernoulli cross-entropy on grey levels [nats/image]"),
+               ("test_mse", "distortion: test MSE per pixel"))
+
+
+def distortion(points: list) -> tuple[str, str]:
+    """The reconstruction metric every sweep point has, and its axis label."""
+    for name, label in DISTORTIONS:
+        if all(name in point.metrics for point in points):
+            return name, label
+    raise ValueError("the sweep's experiments share no reconstruction metric")
+
+
 def save_beta_sweep_figure(points: list, path: str | Path) -> None:
-    """Rate-distortion (KL against reconstruction, one labelled point per beta) and test MSE against beta."""
-    figure, (rate_distortion, mse) = plt.subplots(1, 2, figsize=(10, 4))
-    kl = [p.kl_nats for p in points]
-    reconstruction = [p.reconstruction_nats for p in points]
-    rate_distortion.plot(kl, reconstruction, "o-")
+    """Rate-distortion (one labelled point per beta), test MSE against beta and, where the loss is a
+    likelihood, the IWAE bound against beta."""
+    with_bound = all("iwae_nats" in point.metrics for point in points)
+    figure, axes = plt.subplots(1, 3 if with_bound else 2, figsize=(15 if with_bound else 10, 4))
+    rate_distortion, mse = axes[0], axes[1]
+    name, label = distortion(points)
+    rate_distortion.plot([p.kl_nats for p in points], [p.metrics[name] for p in points], "o-")
     for point in points:
-        rate_distortion.annotate(f"β={point.beta:g}", (point.kl_nats, point.reconstruction_nats),
+        rate_distortion.annotate(f"β={point.beta:g}", (point.kl_nats, point.metrics[name]),
                                  textcoords="offset points", xytext=(6, 4))
-    rate_distortion.set(title="Rate–distortion", xlabel="rate: KL(q(z|x) ‖ p(z)) [nats/image]",
-                        ylabel="distortion: reconstruction [nats/image]")
+    rate_distortion.set(title="Rate–distortion", xlabel="rate: KL(q(z|x) ‖ p(z)) [nats/image]", ylabel=label)
     mse.plot([p.beta for p in points], [p.test_mse for p in points], "o-")
     mse.set(title="Test MSE against β", xlabel="β (log scale)", ylabel="test MSE per pixel", xscale="log")
-    for axes in (rate_distortion, mse):
-        axes.grid(alpha=0.3)
+    if with_bound:
+        axes[2].plot([p.beta for p in points], [p.metrics["iwae_nats"] for p in points], "o-")
+        axes[2].set(title="IWAE bound on log p(x) against β", xlabel="β (log scale)",
+                    ylabel="IWAE_k [nats/image], higher is better", xscale="log")
+    for panel in axes:
+        panel.grid(alpha=0.3)
     figure.tight_layout()
     _save(figure, path)
 

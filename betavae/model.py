@@ -16,13 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from betavae.errors import DataError
+from betavae.errors import DataError, ParamsError
 from betavae.io import save_torch
+from betavae.objective import RECONSTRUCTION_LOSSES, decoder_mean
 from betavae.params import ModelConfig, parse_model_config
 
-# Version 1: {"format_version", "config", "state_dict"}. Raise it when the layout or the meaning of the
-# weights changes, and teach load_model to read (or refuse, with a message) the older versions.
-CHECKPOINT_VERSION = 1
+# Version 2: {"format_version", "config", "loss", "state_dict"} (version 1 had no "loss"). Raise it when
+# the layout or the meaning of the weights changes, and teach load_model to read (or refuse, with a
+# message) the older versions.
+CHECKPOINT_VERSION = 2
 
 IMAGE_SIZE = 28
 PADDED_SIZE = 32  # three stride-2 convs halve 32 -> 16 -> 8 -> 4
@@ -35,12 +37,15 @@ class BetaVAE(nn.Module):
 
     Decoder: the mirror image, with transposed convs. Images are [B, 1, 28, 28] in [0, 1]; they are
     zero-padded to 32x32 inside the encoder and the decoder's output is cropped back to 28x28, so
-    losses and metrics only ever see the 784 real pixels.
+    losses and metrics only ever see the 784 real pixels. `loss` is the reconstruction loss it is
+    trained with (train.loss); it decides the decoder's pixel distribution, whose mean `decode` returns.
     """
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, loss: str = "bce"):
         super().__init__()
-        self.config = config
+        if loss not in RECONSTRUCTION_LOSSES:
+            raise ParamsError(f"unknown reconstruction loss {loss!r}; one of {', '.join(RECONSTRUCTION_LOSSES)}")
+        self.config, self.loss = config, loss
         c1, c2, c3 = config.channels
         flat = c3 * FEATURE_SIZE * FEATURE_SIZE
         self.encoder = nn.Sequential(
@@ -66,12 +71,12 @@ class BetaVAE(nn.Module):
         return self.mu_head(hidden), self.logvar_head(hidden)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """[B, latent_dim] -> Bernoulli logits [B, 1, 28, 28]."""
+        """[B, latent_dim] -> logits of the pixel distribution (Bernoulli or continuous Bernoulli) [B, 1, 28, 28]."""
         return self.decoder(z)[:, :, PAD:PAD + IMAGE_SIZE, PAD:PAD + IMAGE_SIZE]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """[B, latent_dim] -> images [B, 1, 28, 28] in [0, 1]."""
-        return torch.sigmoid(self.decode_logits(z))
+        """[B, latent_dim] -> images [B, 1, 28, 28] in [0, 1]: the mean of the decoder's pixel distribution."""
+        return decoder_mean(self.loss, self.decode_logits(z))
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Encode, sample z with the reparameterisation trick, decode.
@@ -91,7 +96,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
 
 def save_checkpoint(model: BetaVAE, path: str | Path) -> None:
     """Save the weights with the config that rebuilds the model (loads with weights_only=True)."""
-    checkpoint = {"format_version": CHECKPOINT_VERSION, "config": dataclasses.asdict(model.config),
+    checkpoint = {"format_version": CHECKPOINT_VERSION, "config": dataclasses.asdict(model.config), "loss": model.loss,
                   "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}
     save_torch(checkpoint, path)
 
@@ -114,7 +119,7 @@ def load_model(path: str | Path) -> BetaVAE:
                         f"{CHECKPOINT_VERSION}; re-run `dvc repro train`, or load it with the betavae "
                         f"release that wrote it")
     try:
-        model = BetaVAE(parse_model_config(checkpoint["config"]))
+        model = BetaVAE(parse_model_config(checkpoint["config"]), checkpoint["loss"])
         model.load_state_dict(checkpoint["state_dict"])
     except Exception as error:
         raise DataError(f"{path} is not a valid beta-VAE checkpoint: {error}") from None

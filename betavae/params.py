@@ -39,6 +39,14 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class DataParams:
+    """What the train and evaluate stages see of the images."""
+
+    binarize: bool = _rule()  # dynamic binarization: training draws a fresh Bernoulli sample of every image
+    binarize_seed: int = _rule(low=0, high=2**63 - 1)  # the one fixed binarization of validation and test
+
+
+@dataclass(frozen=True)
 class TrainParams:
     beta: float = _rule(low=0.0, high=1.0e6)
     kl_warmup_epochs: int = _rule(low=0, high=100000)
@@ -46,7 +54,7 @@ class TrainParams:
     batch_size: int = _rule(low=1, high=1000000)
     lr: float = _rule(above=0.0, high=10.0)
     lr_schedule: str = _rule(choices=("constant", "cosine"))
-    loss: str = _rule(choices=("bce", "mse"))
+    loss: str = _rule(choices=("bce", "continuous_bernoulli", "mse"))
     val_size: int = _rule(low=1, high=1000000)
     seed: int = _rule(low=0, high=2**63 - 1)
 
@@ -103,6 +111,7 @@ class VisualizeParams:
 
 @dataclass(frozen=True)
 class Params:
+    data: DataParams
     model: ModelConfig
     train: TrainParams
     compute: ComputeParams
@@ -168,7 +177,10 @@ def _parse_value(key: str, value: Any, kind: Any, rule: Any) -> Any:
         if not isinstance(value, (list, tuple)) or not value:
             raise ParamsError(f"{key} must be a non-empty list of integers, got {value!r}")
         return tuple(_parse_value(f"{key}[{i}]", item, int, rule) for i, item in enumerate(value))
-    if kind is int:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ParamsError(f"{key} must be true or false, got {value!r}")
+    elif kind is int:
         # bool is an int in Python; `epochs: true` is a mistake, not 1.
         if isinstance(value, bool) or not isinstance(value, int):
             raise ParamsError(f"{key} must be an integer, got {value!r}")

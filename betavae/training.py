@@ -24,7 +24,10 @@ from betavae.errors import ParamsError, TrainingError
 from betavae.io import atomic_write
 from betavae.model import BetaVAE
 from betavae.objective import kl_divergence, kl_term, kl_weight, reconstruction_loss
-from betavae.params import ModelConfig, TrainParams
+from betavae.data import binarize_once
+from betavae.params import DataParams, ModelConfig, TrainParams
+
+GREY_LEVELS = DataParams(binarize=False, binarize_seed=0)
 
 # The posterior's parameters, from the model's forward to the KL callback.
 MU = torchbearer.state_key("mu")
@@ -130,22 +133,26 @@ def stop_on_non_finite_loss(state: dict) -> None:
 
 def train(images: torch.Tensor, config: ModelConfig, params: TrainParams, log_path: str | Path,
           compute: Compute = CPU_FP32, resume_dir: str | Path | None = None, verbose: int = 1,
-          code: Sequence[Path] | None = None) -> BetaVAE:
+          code: Sequence[Path] | None = None, data: DataParams = GREY_LEVELS) -> BetaVAE:
     """Train a BetaVAE on images [N, 1, 28, 28]; writes one CSV row of losses per epoch to log_path.
 
-    With resume_dir, a checkpoint is kept there after every epoch, and a run with the same params,
-    data and code (the files in `code`; by default this module and what it imports) continues from it.
+    With data.binarize, training sees a fresh binarization of its images every epoch and validation
+    one fixed binarization. With resume_dir, a checkpoint is kept there after every epoch, and a run
+    with the same params, data and code (the files in `code`; by default this module and what it
+    imports) continues from it.
     """
     train_images, val_images = split_train_val(images.to(compute.device), params.val_size, params.seed)
     if params.batch_size > len(train_images):
         raise ParamsError(f"train.batch_size must be at most the {len(train_images)} training images, "
                           f"got {params.batch_size}")
+    if data.binarize:
+        val_images = binarize_once(val_images, data.binarize_seed)
     torch.manual_seed(params.seed)
-    model = BetaVAE(config).to(compute.device, memory_format=torch.channels_last)
+    model = BetaVAE(config, params.loss).to(compute.device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, fused=True)
-    batches = TensorBatches(train_images, params.batch_size, seed=params.seed)
+    batches = TensorBatches(train_images, params.batch_size, seed=params.seed, binarize=data.binarize)
     with _work_dir(resume_dir) as work:
-        tag = resume.fingerprint(images, (config, params, compute), code or resume.code_files(__file__))
+        tag = resume.fingerprint(images, (config, params, compute, data), code or resume.code_files(__file__))
         checkpoint = resume.load_checkpoint(work, tag)
         log = work / resume.LOG
         trial = Trial(StateAdapter(Autocast(model, compute)), optimizer,

@@ -12,31 +12,16 @@ commit afterwards. The figure is built from `dvc exp show --json`, i.e. from DVC
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
 DEFAULT_BETAS = (0.5, 1.0, 2.0, 5.0, 10.0)
-RESULTS = ("params.yaml", "dvc.lock", "metrics", "plots", "data/source.json")
 
 
 def experiment_name(beta: float) -> str:
     return f"beta-{beta:g}"
-
-
-def run_sweep(betas: list[float]) -> None:
-    for beta in betas:
-        print(f"== beta {beta:g}", flush=True)
-        subprocess.run(["dvc", "exp", "run", "-S", f"train.beta={beta}", "--name", experiment_name(beta)],
-                       cwd=REPO, check=True)
-    tracked = subprocess.run(["git", "ls-files", "--", *RESULTS], cwd=REPO, check=True, capture_output=True,
-                             text=True).stdout.split()
-    if tracked:
-        subprocess.run(["git", "checkout", "--", *tracked], cwd=REPO, check=True)
-    subprocess.run(["dvc", "checkout", "-q"], cwd=REPO, check=True)
 
 
 def main() -> None:
@@ -45,16 +30,21 @@ def main() -> None:
     parser.add_argument("--plot-only", action="store_true")
     parser.add_argument("--output", default=str(REPO / "plots" / "beta_sweep.png"))
     args = parser.parse_args()
-    if not args.plot_only:
-        run_sweep(args.betas)
     sys.path.insert(0, str(REPO))
     from betavae.figures import save_beta_sweep_figure
-    from betavae.sweep import sweep_points
-    shown = subprocess.run(["dvc", "exp", "show", "--json"], cwd=REPO, check=True, capture_output=True, text=True)
-    points = sweep_points(json.loads(shown.stdout), names=[experiment_name(b) for b in args.betas])
+    from betavae.sweep import exp_show, restore_workspace, run_experiment, sweep_points
+    if not args.plot_only:
+        try:
+            for beta in args.betas:
+                print(f"== beta {beta:g}", flush=True)
+                run_experiment(REPO, experiment_name(beta), [f"train.beta={beta}"])
+        finally:
+            restore_workspace(REPO)
+    points = sweep_points(exp_show(REPO), names=[experiment_name(b) for b in args.betas])
     save_beta_sweep_figure(points, args.output)
     for point in points:
-        print(point)
+        values = (f"{name} {value:.5g}" for name, value in point.metrics.items() if isinstance(value, (int, float)))
+        print(f"{point.name}: " + ", ".join(values))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""evaluate: test-set ELBO, IWAE bound, MSE, KL per dimension, active units, probes, sample quality."""
+"""evaluate: test-set MSE, the reconstruction term (with the ELBO and IWAE bounds where it is a likelihood),
+KL per dimension, active units, probes, sample quality."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     model = load_model(args.model)
     classifier = load_classifier(args.classifier)
     train, test = load_images(args.data_dir, "train"), load_images(args.data_dir, "test")
-    metrics = full_evaluation(model, classifier, train, test, params.evaluate)
+    metrics = full_evaluation(model, classifier, train, test, params.evaluate, params.data)
     write_json(args.metrics_json, metrics)
     print(", ".join(f"{name} {value:.5g}" for name, value in metrics.items() if isinstance(value, (int, float))))
 

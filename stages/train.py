@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     images, _ = load_images(args.data_dir, "train")
     try:
         model = train(images, params.model, params.train, args.log_csv, compute, resume_dir=args.resume_dir,
-                      code=resume.code_files(Path(__file__)))
+                      code=resume.code_files(Path(__file__)), data=params.data)
     except KeyboardInterrupt:
         raise Interrupted(f"finished epochs are kept in {args.resume_dir}; run `dvc repro` to resume") from None
     save_checkpoint(model, args.model)

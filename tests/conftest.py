@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # A whole params.yaml at toy size: every stage runs in seconds on generated data.
 TINY_PARAMS = {
+    "data": {"binarize": False, "binarize_seed": 0},
     "model": {"latent_dim": 3, "channels": [4, 4, 8], "hidden_dim": 16},
     "train": {"beta": 2.0, "kl_warmup_epochs": 1, "epochs": 1, "batch_size": 32, "lr": 1.0e-3, "lr_schedule": "cosine", "loss": "bce", "val_size": 20, "seed": 0},
     "compute": {"threads": 1, "device": "cpu", "precision": "fp32"},

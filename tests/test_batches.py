@@ -2,6 +2,8 @@
 
 import torch
 
+import pytest
+
 from betavae.batches import TensorBatches
 
 
@@ -29,3 +31,27 @@ def test_targets_are_shuffled_with_their_images():
     labels = torch.arange(20) * 10
     for x, y in TensorBatches(images, 6, seed=0, targets=labels):
         assert torch.equal(x.flatten().long() * 10, y)
+
+
+def test_dynamic_binarization_draws_a_fresh_seeded_sample_every_epoch():
+    images = torch.full((200, 1, 4, 4), 0.3)
+    batches = TensorBatches(images, 50, seed=5, binarize=True)
+    epoch_one, epoch_two = (torch.cat([x for x, _ in batches]) for _ in range(2))
+    assert set(epoch_one.unique().tolist()) == {0.0, 1.0}
+    assert epoch_one.mean().item() == pytest.approx(0.3, abs=0.03)
+    assert not torch.equal(epoch_one, epoch_two)
+    again = TensorBatches(images, 50, seed=5, binarize=True)
+    assert torch.equal(torch.cat([x for x, _ in again]), epoch_one)
+    assert all(target is x for x, target in again)  # the target is the same binarized sample
+
+
+def test_binarization_keeps_the_pairing_of_black_and_white_pixels():
+    images = torch.cat([torch.zeros(8, 1, 2, 2), torch.ones(8, 1, 2, 2)])
+    for x, _ in TensorBatches(images, 4, seed=0, binarize=True):
+        assert torch.equal(x, x.round())
+    assert torch.cat([x for x, _ in TensorBatches(images, 16, seed=0, binarize=True)]).sum() == 32
+
+
+def test_dynamic_binarization_needs_a_seed():
+    with pytest.raises(ValueError, match="seed"):
+        TensorBatches(torch.rand(4, 1, 2, 2), 2, binarize=True)

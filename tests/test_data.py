@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from betavae.data import SPLITS, load_images, raw_dir, read_split
+from betavae.data import SPLITS, binarize_once, load_images, raw_dir, read_split
 from betavae.errors import DataError
 from betavae.idx import write_idx
 from tests.conftest import make_images
@@ -52,3 +52,13 @@ def test_images_and_labels_of_different_lengths_are_rejected(tiny_data):
     write_idx(raw_dir(tiny_data) / SPLITS["test"][1], labels[:7])
     with pytest.raises(DataError, match="50 images but 7 labels"):
         read_split(tiny_data, "test")
+
+
+def test_binarize_once_is_a_fixed_bernoulli_sample_of_the_grey_levels():
+    images = torch.linspace(0, 1, 10_000).view(100, 1, 10, 10)
+    sample = binarize_once(images, seed=3)
+    assert torch.equal(sample, binarize_once(images, seed=3))
+    assert not torch.equal(sample, binarize_once(images, seed=4))
+    assert set(sample.unique().tolist()) == {0.0, 1.0}
+    assert sample.mean().item() == pytest.approx(0.5, abs=0.02)
+    assert sample.flatten()[:100].sum() < 10 and sample.flatten()[-100:].sum() > 90  # dark stays dark, light light

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from betavae.evaluation import active_units, evaluate, iwae_bound, kl_per_dimension, log_importance_weights
-from betavae.objective import kl_divergence
+from betavae.objective import kl_divergence, reconstruction_loss
 from betavae.model import BetaVAE, reparameterize
 
 
@@ -19,27 +19,54 @@ class ConstantModel(BetaVAE):
         return torch.zeros(len(z), 1, 28, 28)
 
 
-def test_known_answers_for_a_constant_model(tiny_model_config):
+def test_known_answers_for_a_constant_model_on_binary_pixels(tiny_model_config):
     images = torch.zeros(30, 1, 28, 28)
-    metrics = evaluate(ConstantModel(tiny_model_config), images, batch_size=7, seed=0)
+    metrics = evaluate(ConstantModel(tiny_model_config), images, images, batch_size=7, seed=0, binary_pixels=True)
     assert metrics["test_mse"] == pytest.approx(0.25)
     assert metrics["kl_nats"] == pytest.approx(0.0)
     assert metrics["reconstruction_nats"] == pytest.approx(784 * math.log(2), rel=1e-6)
     assert metrics["elbo_nats"] == pytest.approx(-784 * math.log(2), rel=1e-6)
 
 
+def test_the_bernoulli_on_grey_levels_is_reported_as_an_objective_not_a_bound(tiny_model_config):
+    images = torch.full((10, 1, 28, 28), 0.5)
+    metrics = evaluate(ConstantModel(tiny_model_config), images, images, batch_size=7, seed=0, binary_pixels=False)
+    assert metrics["bce_reconstruction"] == pytest.approx(784 * math.log(2), rel=1e-6)
+    assert metrics["bce_objective"] == pytest.approx(784 * math.log(2), rel=1e-6)
+    assert not {"elbo_nats", "reconstruction_nats", "iwae_nats", "nll_nats"} & metrics.keys()
+
+
+def test_the_continuous_bernoulli_is_a_likelihood_on_grey_levels(tiny_model_config):
+    """Logit 0 everywhere: the uniform density on [0, 1]^784, so log p(x|z) = 0 for any image."""
+    images = torch.rand(10, 1, 28, 28)
+    model = ConstantModel(tiny_model_config, loss="continuous_bernoulli")
+    metrics = evaluate(model, images, images, batch_size=4, seed=0, binary_pixels=False)
+    assert metrics["reconstruction_nats"] == pytest.approx(0.0, abs=1e-3)
+    assert metrics["elbo_nats"] == pytest.approx(0.0, abs=1e-3)
+    assert "bce_objective" not in metrics
+    assert metrics["test_mse"] == pytest.approx((images - 0.5).pow(2).mean().item(), rel=1e-5)
+
+
+def test_mse_is_measured_against_the_targets_not_the_inputs(tiny_model_config):
+    inputs, targets = torch.zeros(5, 1, 28, 28), torch.ones(5, 1, 28, 28)
+    metrics = evaluate(ConstantModel(tiny_model_config), inputs, targets, batch_size=5, seed=0, binary_pixels=True)
+    assert metrics["test_mse"] == pytest.approx(0.25)
+    assert metrics["reconstruction_nats"] == pytest.approx(784 * math.log(2), rel=1e-6)
+
+
 def test_metrics_do_not_depend_on_batch_size_and_repeat(tiny_model_config):
     model = BetaVAE(tiny_model_config).eval()
     images = torch.rand(40, 1, 28, 28)
-    whole = evaluate(model, images, batch_size=40, seed=3)
-    assert evaluate(model, images, batch_size=40, seed=3) == whole
-    batched = evaluate(model, images, batch_size=9, seed=3)
+    whole = evaluate(model, images, images, batch_size=40, seed=3, binary_pixels=False)
+    assert evaluate(model, images, images, batch_size=40, seed=3, binary_pixels=False) == whole
+    batched = evaluate(model, images, images, batch_size=9, seed=3, binary_pixels=False)
     assert batched["test_mse"] == pytest.approx(whole["test_mse"], rel=1e-5)
     assert batched["kl_nats"] == pytest.approx(whole["kl_nats"], rel=1e-5)
 
 
-def test_iwae_with_one_sample_is_the_elbo_estimate_of_that_sample(tiny_model_config):
-    model = BetaVAE(tiny_model_config).eval()
+@pytest.mark.parametrize("loss", ["bce", "continuous_bernoulli"])
+def test_iwae_with_one_sample_is_the_elbo_estimate_of_that_sample(tiny_model_config, loss):
+    model = BetaVAE(tiny_model_config, loss).eval()
     images = torch.rand(6, 1, 28, 28)
     bound = iwae_bound(model, images, samples=1, batch_size=6, generator=torch.Generator().manual_seed(4))
     mu, logvar = model.encode(images)
@@ -47,17 +74,23 @@ def test_iwae_with_one_sample_is_the_elbo_estimate_of_that_sample(tiny_model_con
     with torch.no_grad():
         elbo_estimate = log_importance_weights(model, images, z.unsqueeze(0), mu, logvar)[0]
     assert torch.allclose(bound, elbo_estimate, atol=1e-4)
+    with torch.no_grad():  # the same weight, written with torch.distributions
+        log_likelihood = -reconstruction_loss(loss, model.decode_logits(z), images)
+        log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+        log_posterior = torch.distributions.Normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(-1)
+    assert torch.allclose(bound, log_likelihood + log_prior - log_posterior, atol=1e-3)
 
 
-def test_iwae_is_above_the_elbo_and_grows_with_k_on_average(tiny_model_config):
+@pytest.mark.parametrize("loss", ["bce", "continuous_bernoulli"])
+def test_iwae_is_above_the_elbo_and_grows_with_k_on_average(tiny_model_config, loss):
     torch.manual_seed(1)
-    model = BetaVAE(tiny_model_config).eval()
+    model = BetaVAE(tiny_model_config, loss).eval()
     with torch.no_grad():  # make the likelihood depend strongly on z, so q(z|x) is a poor proposal
         model.decoder[0].weight.mul_(20.0)
     images = torch.rand(100, 1, 28, 28).round()
     bounds = {k: iwae_bound(model, images, k, batch_size=1000, generator=torch.Generator().manual_seed(0)).mean()
               for k in (1, 10, 100)}
-    metrics = evaluate(model, images, batch_size=100, seed=0)
+    metrics = evaluate(model, images, images, batch_size=100, seed=0, binary_pixels=True)
     assert bounds[1] < bounds[10] < bounds[100]
     assert bounds[100] > metrics["elbo_nats"]
 

@@ -4,8 +4,9 @@ import sys
 import pytest
 import torch
 
-from betavae.errors import DataError
+from betavae.errors import DataError, ParamsError
 from betavae.model import CHECKPOINT_VERSION, BetaVAE, load_model, reparameterize, save_checkpoint
+from betavae.objective import continuous_bernoulli_mean
 from tests.conftest import REPO
 
 
@@ -43,6 +44,21 @@ def test_checkpoint_rebuilds_the_same_model(tmp_path, tiny_model_config):
     assert loaded.config == tiny_model_config
     z = torch.randn(4, tiny_model_config.latent_dim)
     assert torch.equal(loaded.decode(z), model.decode(z))
+
+
+def test_the_checkpoint_carries_the_loss_that_decides_what_decode_returns(tmp_path, tiny_model_config):
+    model = BetaVAE(tiny_model_config, "continuous_bernoulli").eval()
+    save_checkpoint(model, tmp_path / "model.pt")
+    loaded = load_model(tmp_path / "model.pt")
+    assert loaded.loss == "continuous_bernoulli"
+    z = torch.randn(4, tiny_model_config.latent_dim)
+    assert torch.equal(loaded.decode(z), continuous_bernoulli_mean(model.decode_logits(z)))
+    assert not torch.equal(loaded.decode(z), torch.sigmoid(model.decode_logits(z)))
+
+
+def test_an_unknown_loss_is_refused(tiny_model_config):
+    with pytest.raises(ParamsError, match="unknown reconstruction loss 'l1'"):
+        BetaVAE(tiny_model_config, "l1")
 
 
 def test_checkpoint_bytes_do_not_depend_on_the_file_name(tmp_path, tiny_model_config):

@@ -2,8 +2,12 @@ import math
 
 import torch
 
-from betavae.objective import (bernoulli_nll, kl_divergence, kl_divergence_per_dimension, kl_term, kl_weight,
-                               reconstruction_loss, squared_error)
+import pytest
+import torch.nn.functional as F
+
+from betavae.objective import (bernoulli_nll, continuous_bernoulli_log_normalizer, continuous_bernoulli_mean,
+                               continuous_bernoulli_nll, decoder_mean, is_log_likelihood, kl_divergence,
+                               kl_divergence_per_dimension, kl_term, kl_weight, reconstruction_loss, squared_error)
 
 
 def test_kl_is_zero_for_the_standard_normal():
@@ -42,6 +46,81 @@ def test_reconstruction_loss_dispatches_by_name():
     logits, images = torch.randn(3, 1, 28, 28), torch.rand(3, 1, 28, 28)
     assert torch.equal(reconstruction_loss("bce", logits, images), bernoulli_nll(logits, images))
     assert torch.equal(reconstruction_loss("mse", logits, images), squared_error(logits, images))
+    assert torch.equal(reconstruction_loss("continuous_bernoulli", logits, images),
+                       continuous_bernoulli_nll(logits, images))
+
+
+def test_the_continuous_bernoulli_normaliser_is_two_at_one_half():
+    assert continuous_bernoulli_log_normalizer(torch.zeros(3, dtype=torch.float64)).exp().tolist() == [2.0] * 3
+    assert continuous_bernoulli_log_normalizer(torch.zeros(1)).exp().item() == pytest.approx(2.0, rel=1e-7)
+
+
+def logit(probability: float) -> float:
+    return math.log(probability / (1 - probability))
+
+
+# λ near 0, near and at 1/2 (on both sides of where the series hands over to the closed form), near 1.
+LAMBDAS = [1e-6, 0.02, 0.3, 0.45, 0.4751, 0.4999, 0.5, 0.50001, 0.5249, 0.53, 0.8, 0.999, 1 - 1e-6]
+
+
+@pytest.mark.parametrize("probability", LAMBDAS)
+def test_the_continuous_bernoulli_density_integrates_to_one(probability):
+    x = torch.linspace(0, 1, 400_001, dtype=torch.float64)
+    logits = torch.full_like(x, logit(probability))
+    log_density = -F.binary_cross_entropy_with_logits(logits, x, reduction="none") \
+        + continuous_bernoulli_log_normalizer(logits)
+    assert torch.trapezoid(log_density.exp(), x).item() == pytest.approx(1.0, abs=1e-6)
+    mean = torch.trapezoid(x * log_density.exp(), x).item()
+    assert continuous_bernoulli_mean(logits[:1]).item() == pytest.approx(mean, abs=1e-6)
+
+
+@pytest.mark.parametrize("probability", LAMBDAS)
+def test_the_normaliser_matches_its_closed_form_in_lambda(probability):
+    """C(λ) = 2 atanh(1 − 2λ) / (1 − 2λ), evaluated in exact arithmetic (mpmath-free: float64 away from 1/2)."""
+    if abs(probability - 0.5) < 1e-3:
+        expected = math.log(2) + (4 / 3) * (probability - 0.5) ** 2  # the series in λ (Loaiza-Ganem & Cunningham)
+    else:
+        expected = math.log(2 * math.atanh(1 - 2 * probability) / (1 - 2 * probability))
+    got = continuous_bernoulli_log_normalizer(torch.tensor([logit(probability)], dtype=torch.float64)).item()
+    assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_the_continuous_bernoulli_is_finite_with_finite_gradients_at_extreme_and_central_logits():
+    logits = torch.tensor([-200.0, -30.0, -1e-6, 0.0, 1e-6, 0.19, 0.21, 30.0, 200.0], requires_grad=True)
+    images = torch.rand(9)
+    nll = continuous_bernoulli_nll(logits.view(1, 1, 3, 3), images.view(1, 1, 3, 3))
+    nll.sum().backward()
+    assert torch.isfinite(nll).all() and torch.isfinite(logits.grad).all()
+    assert continuous_bernoulli_log_normalizer(torch.tensor([200.0])).item() == pytest.approx(math.log(200.0))
+
+
+def test_the_continuous_bernoulli_agrees_with_torch_distributions_away_from_saturation():
+    logits, images = 4 * torch.randn(2, 1, 28, 28, dtype=torch.float64), torch.rand(2, 1, 28, 28, dtype=torch.float64)
+    reference = torch.distributions.ContinuousBernoulli(logits=logits)
+    assert torch.allclose(continuous_bernoulli_nll(logits, images), -reference.log_prob(images).flatten(1).sum(1))
+    assert torch.allclose(continuous_bernoulli_mean(logits), reference.mean)
+
+
+def test_the_normaliser_is_computed_in_fp32_under_bf16():
+    logits = torch.linspace(-5, 5, 101)
+    from_bf16 = continuous_bernoulli_log_normalizer(logits.bfloat16())
+    assert from_bf16.dtype == torch.float32
+    assert torch.allclose(from_bf16, continuous_bernoulli_log_normalizer(logits.bfloat16().float()))
+
+
+def test_likelihood_needs_a_normalised_density_on_the_data():
+    assert is_log_likelihood("continuous_bernoulli", binary_pixels=False)
+    assert is_log_likelihood("continuous_bernoulli", binary_pixels=True)
+    assert is_log_likelihood("bce", binary_pixels=True)
+    assert not is_log_likelihood("bce", binary_pixels=False)  # the Bernoulli on grey levels
+    assert not is_log_likelihood("mse", binary_pixels=True)
+
+
+def test_the_decoder_mean_is_sigmoid_for_the_bernoulli_and_the_cb_mean_otherwise():
+    logits = torch.tensor([-3.0, 0.0, 3.0])
+    assert torch.equal(decoder_mean("bce", logits), torch.sigmoid(logits))
+    assert torch.equal(decoder_mean("continuous_bernoulli", logits), continuous_bernoulli_mean(logits))
+    assert continuous_bernoulli_mean(torch.tensor([3.0])).item() < torch.sigmoid(torch.tensor(3.0)).item()
 
 
 def test_the_per_dimension_kl_sums_to_the_kl():

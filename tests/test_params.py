@@ -16,6 +16,7 @@ def raw():
 def test_the_repository_params_load(params):
     assert params.train.beta == 5.0 and params.model.latent_dim == 10
     assert params.model.channels == (32, 32, 64)
+    assert params.data.binarize is False and params.train.loss == "bce"
 
 
 def with_value(raw, dotted, value):
@@ -42,7 +43,11 @@ BAD = [
     ("train.lr", "fast", "train.lr must be a number"),
     ("train.lr", "1e-3", "write 1.0e-3"),
     ("train.lr", 0.0, "train.lr must be > 0"),
-    ("train.loss", "l1", "train.loss must be one of bce, mse"),
+    ("train.loss", "l1", "train.loss must be one of bce, continuous_bernoulli, mse"),
+    ("train.loss", "continuous_bernouli", "did you mean continuous_bernoulli"),
+    ("data.binarize", "yes", "data.binarize must be true or false"),
+    ("data.binarize", 1, "data.binarize must be true or false"),
+    ("data.binarize_seed", -1, "data.binarize_seed must be >= 0"),
     ("train.loss", "bc", "did you mean bce"),
     ("train.batch_size", 0, "train.batch_size must be >= 1"),
     ("compute.threads", 0, "compute.threads must be >= 1"),

@@ -11,6 +11,7 @@ from betavae.batches import TensorBatches
 from betavae.errors import ParamsError, TrainingError
 from betavae.model import BetaVAE
 from betavae.objective import bernoulli_nll, kl_divergence
+from betavae.params import DataParams
 from betavae.training import (KL, LOGVAR, MU, RECONSTRUCTION, StateAdapter, beta_kl_term, reconstruction_criterion,
                               split_train_val, train)
 from tests.conftest import TINY_PARAMS
@@ -102,13 +103,25 @@ def test_training_writes_a_log_row_per_epoch_and_learns(tiny_data, tiny_model_co
         assert float(row["val_loss"]) == pytest.approx(full_objective(row, "val_"), rel=1e-4)
 
 
-def test_two_trainings_give_identical_weights(tiny_model_config, tiny_train_params, tmp_path):
+@pytest.mark.parametrize("loss, binarize", [("bce", False), ("bce", True), ("continuous_bernoulli", False)])
+def test_two_trainings_give_identical_weights(tiny_model_config, tiny_train_params, tmp_path, loss, binarize):
     images = torch.rand(120, 1, 28, 28)
-    first = train(images, tiny_model_config, tiny_train_params, tmp_path / "a.csv", verbose=0)
-    second = train(images, tiny_model_config, tiny_train_params, tmp_path / "b.csv", verbose=0)
+    params = dataclasses.replace(tiny_train_params, loss=loss)
+    data = DataParams(binarize=binarize, binarize_seed=0)
+    first = train(images, tiny_model_config, params, tmp_path / "a.csv", verbose=0, data=data)
+    second = train(images, tiny_model_config, params, tmp_path / "b.csv", verbose=0, data=data)
     for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
         assert torch.equal(a, b), name
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert first.loss == loss
+
+
+def test_binarized_training_sees_other_data_than_grey_training(tiny_model_config, tiny_train_params, tmp_path):
+    images = torch.rand(120, 1, 28, 28)
+    grey = train(images, tiny_model_config, tiny_train_params, tmp_path / "a.csv", verbose=0)
+    binary = train(images, tiny_model_config, tiny_train_params, tmp_path / "b.csv", verbose=0,
+                   data=DataParams(binarize=True, binarize_seed=0))
+    assert not torch.equal(grey.decoder[0].weight, binary.decoder[0].weight)
 
 
 def test_batch_larger_than_the_data_is_a_params_error(tiny_model_config, tiny_train_params, tmp_path):
