@@ -3,8 +3,8 @@
     loss(x) = reconstruction(x, decode(z)) + w · β · KL(q(z|x) ‖ N(0, I)),   z ~ q(z|x)
 
 - The β-VAE objective: Higgins et al., "β-VAE: Learning basic visual concepts with a constrained
-  variational framework", ICLR 2017, eq. 4. At β = 1 and w = 1 it is the negative ELBO of Kingma &
-  Welling, "Auto-encoding variational Bayes", ICLR 2014.
+  variational framework", ICLR 2017, eq. 4. At β = 1 and w = 1, where the reconstruction is a true
+  −log p(x|z), it is the negative ELBO of Kingma & Welling, "Auto-encoding variational Bayes", ICLR 2014.
 - reconstruction, picked by `train.loss`, on the decoder's logits η (λ = sigmoid(η) per pixel):
   - `bce` (the default): the Bernoulli cross-entropy −Σ x log λ + (1 − x) log(1 − λ). On binary pixels it
     is −log p(x|z) of a Bernoulli. On grey levels it is not: that "density" integrates to 1/C(λ) < 1 per

@@ -85,9 +85,10 @@ def main() -> None:
     params = load_params(REPO / "params.yaml")
     nll = None
     try:
-        for option, settings in OPTIONS.items():
+        for done, (option, settings) in enumerate(OPTIONS.items()):
             print(f"== {option}: {' '.join(settings) or 'the committed params'}", flush=True)
-            restore_workspace(REPO)  # each option changes the committed params, not the last option's
+            if done:
+                restore_workspace(REPO)  # each option changes the committed params, not the last option's
             run_experiment(REPO, experiment_name(option), settings)
         if args.nll_samples:
             nll = importance_sampled_nll(sorted({params.evaluate.iwae_samples, args.nll_samples}), args.nll_images)

@@ -9,7 +9,7 @@ import yaml
 from PIL import Image
 
 from betavae.errors import BetaVAEError
-from betavae.sweep import sweep_points
+from betavae.sweep import experiment_results, sweep_points
 from tests.conftest import TINY_PARAMS, tiny_dvc_workspace, tool_environment
 
 
@@ -28,6 +28,13 @@ def test_sweep_points_are_read_from_nested_experiments_and_sorted_by_beta():
     assert [(p.name, p.beta, p.kl_nats) for p in points] == [("beta-0.5", 0.5, 9.0), ("beta-2", 2.0, 3.0)]
     with pytest.raises(BetaVAEError, match="beta-7"):
         sweep_points(shown, ["beta-7"])
+
+
+def test_experiment_results_hold_each_experiments_params_and_eval_metrics():
+    shown = [state("abc123", 5, 1.0, experiments=[{"revs": [state("likelihood-a", 1, 3.0)]}])]
+    results = experiment_results(shown, ["likelihood-a"])
+    assert results["likelihood-a"]["params"]["train"]["beta"] == 1
+    assert results["likelihood-a"]["metrics"]["kl_nats"] == 3.0
 
 
 @pytest.mark.slow

@@ -1,0 +1,41 @@
+"""scripts/likelihood_options.py runs every option as a DVC experiment (tiny params, generated data)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import TINY_PARAMS, tiny_dvc_workspace, tool_environment
+
+
+@pytest.mark.slow
+def test_each_option_reports_only_the_metrics_valid_for_it(tmp_path):
+    tiny_dvc_workspace(tmp_path, TINY_PARAMS)
+    env = tool_environment()
+
+    def run(*command):
+        return subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True, text=True)
+
+    run("git", "init", "-q")
+    run("dvc", "init", "-q")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "tiny pipeline")
+    run(sys.executable, "scripts/likelihood_options.py", "--nll-samples", "8", "--nll-images", "10",
+        "--output", "options.json")
+
+    record = json.loads((tmp_path / "options.json").read_text())
+    options = record["options"]
+    assert set(options) == {"bernoulli-grey", "continuous-bernoulli", "binarized", "binarized-beta-1"}
+    grey = options["bernoulli-grey"]["metrics"]
+    assert "bce_objective" in grey and not {"elbo_nats", "iwae_nats", "nll_nats"} & grey.keys()
+    continuous = options["continuous-bernoulli"]["metrics"]
+    assert {"elbo_nats", "iwae_nats"} <= continuous.keys() and "nll_nats" not in continuous
+    for name in ("binarized", "binarized-beta-1"):
+        assert options[name]["metrics"]["nll_nats"] == -options[name]["metrics"]["iwae_nats"]
+    assert continuous["test_mse"] != grey["test_mse"]  # the experiments really trained other models
+    assert record["nll"]["option"] == "binarized-beta-1" and record["nll"]["images"] == 10
+    assert set(record["nll"]["samples"]) == {"4", "8"}  # evaluate.iwae_samples and --nll-samples
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text()) == TINY_PARAMS  # workspace put back
+    assert run("git", "status", "--porcelain", "--", "params.yaml", "dvc.lock", "metrics").stdout == ""
