@@ -23,7 +23,8 @@ test: setup
 check-repro: setup
 	python scripts/check_repro.py
 
-# beta in 0.5 1 2 5 10 as DVC experiments, then plots/beta_sweep.png (see scripts/beta_sweep.py).
+# beta 0.5 1 2 5 10 x seeds 0 1 2 as DVC experiments, then metrics/beta_sweep.json and plots/beta_sweep.png
+# (see scripts/beta_sweep.py; --slice/--push/--collect/--pull share it over machines: docs/sweep.md).
 sweep: setup
 	python scripts/beta_sweep.py
 

@@ -55,42 +55,60 @@ def save_interpolation_figure(rows: torch.Tensor, row_labels: list[str], path: s
     _save(figure, path)
 
 
-# The reconstruction term as evaluation names it, with its axis label: the first that all points have is drawn.
+# The reconstruction term as evaluation names it, with its axis label: the first that all betas have is drawn.
 DISTORTIONS = (("reconstruction_nats", "distortion: −log p(x|z) [nats/image]"),
                ("bce_reconstruction", "distortion: Bernoulli cross-entropy on grey levels [nats/image]"),
                ("test_mse", "distortion: test MSE per pixel"))
 
 
-def distortion(points: list) -> tuple[str, str]:
-    """The reconstruction metric every sweep point has, and its axis label."""
+def distortion(summary: dict) -> tuple[str, str]:
+    """The reconstruction metric every beta of a sweep summary has, and its axis label."""
     for name, label in DISTORTIONS:
-        if all(name in point.metrics for point in points):
+        if all(name in metrics for metrics in summary.values()):
             return name, label
     raise ValueError("the sweep's experiments share no reconstruction metric")
 
 
-def save_beta_sweep_figure(points: list, path: str | Path) -> None:
-    """Rate-distortion (one labelled point per beta), test MSE against beta and, where the loss is a
-    likelihood, the IWAE bound against beta."""
-    with_bound = all("iwae_nats" in point.metrics for point in points)
-    figure, axes = plt.subplots(1, 3 if with_bound else 2, figsize=(15 if with_bound else 10, 4))
-    rate_distortion, mse = axes[0], axes[1]
-    name, label = distortion(points)
-    rate_distortion.plot([p.kl_nats for p in points], [p.metrics[name] for p in points], "o-")
-    for point in points:
-        rate_distortion.annotate(f"β={point.beta:g}", (point.kl_nats, point.metrics[name]),
-                                 textcoords="offset points", xytext=(6, 4))
-    rate_distortion.set(title="Rate–distortion", xlabel="rate: KL(q(z|x) ‖ p(z)) [nats/image]", ylabel=label)
-    mse.plot([p.beta for p in points], [p.test_mse for p in points], "o-")
-    mse.set(title="Test MSE against β", xlabel="β (log scale)", ylabel="test MSE per pixel", xscale="log")
+def save_beta_sweep_figure(summary: dict, udr: dict, path: str | Path) -> None:
+    """Mean ± sd over seeds per beta: rate-distortion, test MSE, UDR and, where the loss is a likelihood,
+    the IWAE bound. summary: {beta: {metric: Spread}} (betavae.sweep.summarize); udr: {beta: betavae.udr.udr(...)}."""
+    betas = sorted(summary)
+    with_bound = all("iwae_nats" in summary[beta] for beta in betas)
+    panels = 4 if with_bound else 3
+    figure, axes = plt.subplots(1, panels, figsize=(5 * panels, 4))
+    counts = sorted({spread.count for metrics in summary.values() for spread in metrics.values()})
+    seeds = "/".join(map(str, counts))
+    name, label = distortion(summary)
+    kl, dist = [summary[b]["kl_nats"] for b in betas], [summary[b][name] for b in betas]
+    axes[0].errorbar([s.mean for s in kl], [s.mean for s in dist], xerr=[s.sd for s in kl],
+                     yerr=[s.sd for s in dist], fmt="o-", capsize=3)
+    for beta, x, y in zip(betas, kl, dist):
+        axes[0].annotate(f"β={beta:g}", (x.mean, y.mean), textcoords="offset points", xytext=(6, 4))
+    axes[0].set(title="Rate–distortion", xlabel="rate: KL(q(z|x) ‖ p(z)) [nats/image]", ylabel=label)
+    _errorbar_against_beta(axes[1], betas, [summary[b]["test_mse"] for b in betas], "Test MSE against β",
+                           "test MSE per pixel")
+    scored = [beta for beta in betas if beta in udr]
+    axes[2].plot(scored, [udr[beta]["udr"] for beta in scored], "o-", label="UDR: median over pairs of seeds")
+    for beta in scored:
+        scores = udr[beta]["model_scores"]
+        axes[2].plot([beta] * len(scores), scores, ".", color="grey", label="each model: median over its pairs"
+                     if beta == scored[0] else None)
+    axes[2].set(title="UDR against β (label-free disentanglement)", xlabel="β (log scale)", ylabel="UDR",
+                xscale="log", ylim=(0, 1))
+    axes[2].legend(fontsize=8)
     if with_bound:
-        axes[2].plot([p.beta for p in points], [p.metrics["iwae_nats"] for p in points], "o-")
-        axes[2].set(title="IWAE bound on log p(x) against β", xlabel="β (log scale)",
-                    ylabel="IWAE_k [nats/image], higher is better", xscale="log")
+        _errorbar_against_beta(axes[3], betas, [summary[b]["iwae_nats"] for b in betas],
+                               "IWAE bound on log p(x) against β", "IWAE_k [nats/image], higher is better")
     for panel in axes:
         panel.grid(alpha=0.3)
+    figure.suptitle(f"β sweep: mean ± sd over {seeds} seeds per β")
     figure.tight_layout()
     _save(figure, path)
+
+
+def _errorbar_against_beta(axes, betas: list[float], spreads: list, title: str, ylabel: str) -> None:
+    axes.errorbar(betas, [s.mean for s in spreads], yerr=[s.sd for s in spreads], fmt="o-", capsize=3)
+    axes.set(title=title, xlabel="β (log scale)", ylabel=ylabel, xscale="log")
 
 
 def save_reconstruction_figure(originals: torch.Tensor, reconstructions: torch.Tensor, class_names: list[str],

@@ -1,22 +1,32 @@
-"""Run DVC experiments in the workspace, put the workspace back, and read results out of `dvc exp show --json`."""
+"""A beta x seeds sweep as DVC experiments: the grid and its slices, running and sharing experiments,
+reading them back out of `dvc exp show --json`, and their mean and spread per beta."""
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import mean, stdev
 from typing import Any, Iterator
 
-from betavae.errors import BetaVAEError
+from betavae.errors import BetaVAEError, ParamsError
+
+# What `dvc exp run` rewrites in the workspace; put back to the commit once the experiments are recorded.
+RESULTS = ("params.yaml", "dvc.lock", "metrics", "plots", "data/source.json")
+# A difference between two betas counts when it exceeds this many seed standard deviations (pooled).
+SPREAD_MULTIPLE = 2.0
 
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """One experiment of a sweep: its beta and its metrics/eval.json, which hold only valid metrics."""
+    """One experiment of a sweep: its beta, seed, git commit and metrics/eval.json (only valid metrics)."""
 
     name: str
     beta: float
+    seed: int
+    rev: str
     metrics: dict[str, Any]
 
     @property
@@ -28,8 +38,38 @@ class SweepPoint:
         return self.metrics["test_mse"]
 
 
-# What `dvc exp run` rewrites in the workspace; put back to the commit once the experiments are recorded.
-RESULTS = ("params.yaml", "dvc.lock", "metrics", "plots", "data/source.json")
+@dataclass(frozen=True)
+class Spread:
+    """A metric over the seeds of one beta."""
+
+    mean: float
+    sd: float  # sample standard deviation over seeds (0 for one seed)
+    count: int
+
+
+def experiment_name(beta: float, seed: int) -> str:
+    return f"sweep-beta-{beta:g}-seed-{seed}"
+
+
+def grid(betas: list[float], seeds: list[int]) -> list[tuple[float, int]]:
+    """Every (beta, seed) of the sweep, in a fixed order."""
+    return [(beta, seed) for beta in sorted(set(betas)) for seed in sorted(set(seeds))]
+
+
+def parse_slice(text: str) -> tuple[int, int]:
+    """'2/3' -> (2, 3): the second of three slices."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ParamsError(f"--slice must look like 1/2 (this machine's slice / the number of slices), got {text!r}")
+    if not 1 <= index <= count:
+        raise ParamsError(f"--slice {text}: the slice must lie between 1 and {count}")
+    return index, count
+
+
+def slice_of(cells: list[tuple[float, int]], index: int, count: int) -> list[tuple[float, int]]:
+    """Slice `index` of `count` (1-based): every count-th cell, so that slices get betas of every size."""
+    return cells[index - 1::count]
 
 
 def run_experiment(repo: Path, name: str, settings: list[str]) -> None:
@@ -49,23 +89,19 @@ def restore_workspace(repo: Path) -> None:
     subprocess.run(["dvc", "checkout", "-q"], cwd=repo, check=True)
 
 
+def push_experiments(repo: Path, remote: str, names: list[str]) -> None:
+    """Experiments' git refs to the git remote, their outputs to the default DVC remote."""
+    subprocess.run(["dvc", "exp", "push", remote, *names], cwd=repo, check=True)
+
+
+def pull_experiments(repo: Path, remote: str, names: list[str]) -> None:
+    """Experiments' git refs from the git remote, their outputs from the default DVC remote."""
+    subprocess.run(["dvc", "exp", "pull", remote, *names], cwd=repo, check=True)
+
+
 def exp_show(repo: Path) -> list[dict[str, Any]]:
     shown = subprocess.run(["dvc", "exp", "show", "--json"], cwd=repo, check=True, capture_output=True, text=True)
     return json.loads(shown.stdout)
-
-
-def experiment_results(exp_show_json: list[dict[str, Any]], names: list[str]) -> dict[str, dict[str, Any]]:
-    """{name: {"params": params.yaml, "metrics": metrics/eval.json}} of the named experiments."""
-    found = {}
-    for state in _states(exp_show_json):
-        if state.get("name") in names and state.get("data"):
-            data = state["data"]
-            found[state["name"]] = {"params": data["params"]["params.yaml"]["data"],
-                                    "metrics": data["metrics"]["metrics/eval.json"]["data"]}
-    missing = [name for name in names if name not in found]
-    if missing:
-        raise BetaVAEError(f"experiments not found in `dvc exp show`: {', '.join(missing)}")
-    return found
 
 
 def _states(states: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -76,9 +112,65 @@ def _states(states: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             yield from _states(experiment.get("revs") or [])
 
 
+def experiment_results(exp_show_json: list[dict[str, Any]], names: list[str]) -> dict[str, dict[str, Any]]:
+    """{name: {"rev", "params": params.yaml, "metrics": metrics/eval.json}} of the named experiments."""
+    found = {}
+    for state in _states(exp_show_json):
+        if state.get("name") in names and state.get("data"):
+            data = state["data"]
+            found[state["name"]] = {"rev": state.get("rev"), "params": data["params"]["params.yaml"]["data"],
+                                    "metrics": data["metrics"]["metrics/eval.json"]["data"]}
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise BetaVAEError(f"experiments not found in `dvc exp show`: {', '.join(missing)}")
+    return found
+
+
 def sweep_points(exp_show_json: list[dict[str, Any]], names: list[str]) -> list[SweepPoint]:
-    """The named experiments' beta and test metrics, sorted by beta."""
+    """The named experiments' beta, seed and test metrics, sorted by beta, then seed."""
     results = experiment_results(exp_show_json, names)
-    points = [SweepPoint(name, float(result["params"]["train"]["beta"]), result["metrics"])
-              for name, result in results.items()]
-    return sorted(points, key=lambda point: point.beta)
+    points = [SweepPoint(name, float(result["params"]["train"]["beta"]), int(result["params"]["train"]["seed"]),
+                         result["rev"], result["metrics"]) for name, result in results.items()]
+    return sorted(points, key=lambda point: (point.beta, point.seed))
+
+
+def summarize(points: list[SweepPoint]) -> dict[float, dict[str, Spread]]:
+    """Mean and standard deviation over seeds of every number in eval.json, per beta.
+
+    The KL per latent dimension is left out: dimension d of one seed is not dimension d of another.
+    """
+    by_beta: dict[float, list[SweepPoint]] = {}
+    for point in points:
+        by_beta.setdefault(point.beta, []).append(point)
+    summary = {}
+    for beta, group in sorted(by_beta.items()):
+        names = [name for name, value in group[0].metrics.items() if isinstance(value, (int, float))]
+        summary[beta] = {name: _spread([float(point.metrics[name]) for point in group]) for name in names}
+    return summary
+
+
+def _spread(values: list[float]) -> Spread:
+    return Spread(mean(values), stdev(values) if len(values) > 1 else 0.0, len(values))
+
+
+def seed_spread(a: Spread, b: Spread) -> float:
+    """The pooled seed standard deviation of two betas' values of one metric."""
+    return math.sqrt((a.sd ** 2 + b.sd ** 2) / 2)
+
+
+def exceeds_seed_spread(a: Spread, b: Spread) -> bool:
+    """Whether the difference of the means is larger than SPREAD_MULTIPLE pooled seed standard deviations."""
+    return abs(b.mean - a.mean) > SPREAD_MULTIPLE * seed_spread(a, b)
+
+
+def compare(summary: dict[float, dict[str, Spread]], beta_a: float, beta_b: float) -> list[dict[str, Any]]:
+    """Per metric both betas share: both means, the difference, the seed spread, and whether it counts."""
+    for beta in (beta_a, beta_b):
+        if beta not in summary:
+            raise ParamsError(f"beta {beta:g} is not in the sweep ({', '.join(f'{b:g}' for b in summary)})")
+    rows = []
+    for name in summary[beta_a].keys() & summary[beta_b].keys():
+        a, b = summary[beta_a][name], summary[beta_b][name]
+        rows.append({"metric": name, "a": a, "b": b, "difference": b.mean - a.mean, "spread": seed_spread(a, b),
+                     "exceeds": exceeds_seed_spread(a, b)})
+    return sorted(rows, key=lambda row: row["metric"])

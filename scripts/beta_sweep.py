@@ -1,50 +1,140 @@
-"""Run a beta sweep as DVC experiments, then draw plots/beta_sweep.png from their results.
+"""A beta x seeds sweep as DVC experiments: run it, or a slice of it, share it, and summarise it.
 
-    python scripts/beta_sweep.py                 # beta in 0.5 1 2 5 10, one experiment after another
-    python scripts/beta_sweep.py --betas 1 4     # other values
-    python scripts/beta_sweep.py --plot-only     # redraw from the experiments already run
+    python scripts/beta_sweep.py                          # beta 0.5 1 2 5 10 x seeds 0 1 2, here, then summarise
+    python scripts/beta_sweep.py --betas 1 5 --seeds 0 1 2 3
+    python scripts/beta_sweep.py --slice 1/2 --push origin   # machine 1 of 2: its share, pushed
+    python scripts/beta_sweep.py --slice 2/2 --push origin   # machine 2 of 2
+    python scripts/beta_sweep.py --collect --pull origin     # any machine: pull every slice, summarise
 
-Each value runs `dvc exp run -S train.beta=B --name beta-B` in the workspace (no queue worker), so
-train and the stages after it run while download stays cached. The workspace is put back to the
-commit afterwards. The figure is built from `dvc exp show --json`, i.e. from DVC's own record.
+Each (beta, seed) runs `dvc exp run -S train.beta=B -S train.seed=S --name sweep-beta-B-seed-S` in the
+workspace (no queue worker: sequential is what 2 cores do best), and the workspace is put back to the
+commit afterwards; a cell that already ran with the same code and params restores from DVC's run cache.
+`--push REMOTE` sends the slice's experiments to the git remote and their outputs to the default DVC
+remote (`dvc exp push`); `--pull REMOTE` fetches them (`dvc exp pull`). Every machine must be on the same
+commit with the same --betas and --seeds.
+
+Summarising reads the experiments from `dvc exp show --json` and writes metrics/beta_sweep.json (every
+run, mean ± sd over seeds per beta, UDR per beta) and plots/beta_sweep.png; `python scripts/docs.py`
+turns the JSON into the tables of docs/sweep.md. UDR (betavae/udr.py) needs every model: each is read
+from its experiment with dvc.api and encodes the test images.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-
 DEFAULT_BETAS = (0.5, 1.0, 2.0, 5.0, 10.0)
+DEFAULT_SEEDS = (0, 1, 2)
 
 
-def experiment_name(beta: float) -> str:
-    return f"beta-{beta:g}"
+def run_cells(cells: list[tuple[float, int]]) -> None:
+    """Run the experiments one after another, with an estimate first and progress after each."""
+    from betavae.sweep import experiment_name, restore_workspace, run_experiment
+    print(f"{len(cells)} experiments, each a whole training run (20 epochs at the defaults: about 5 min on a "
+          f"2-core AMD EPYC with bf16, 12 min with AVX2 only); a run that is in DVC's run cache takes seconds.",
+          flush=True)
+    started = time.monotonic()
+    try:
+        for done, (beta, seed) in enumerate(cells):
+            if done:
+                restore_workspace(REPO)
+            print(f"== {done + 1} of {len(cells)}: beta {beta:g}, seed {seed}", flush=True)
+            run_experiment(REPO, experiment_name(beta, seed), [f"train.beta={beta}", f"train.seed={seed}"])
+            elapsed = time.monotonic() - started
+            left = elapsed / (done + 1) * (len(cells) - done - 1)
+            print(f"== {done + 1} of {len(cells)} done after {elapsed / 60:.1f} min; about {left / 60:.0f} min left",
+                  flush=True)
+    finally:
+        restore_workspace(REPO)
+
+
+def posterior_means(rev: str, test_images):
+    """The test images' posterior means under the model of the experiment at git commit `rev`."""
+    import dvc.api
+
+    from betavae.evaluation import encode_all
+    from betavae.model import load_model
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "model.pt"
+        with dvc.api.open("models/model.pt", repo=str(REPO), rev=rev, mode="rb") as model_file:
+            path.write_bytes(model_file.read())
+        mu, _ = encode_all(load_model(path), test_images, batch_size=1000)
+    return mu
+
+
+def udr_per_beta(points) -> dict:
+    """UDR of each beta's seeds, from their models' posterior means and their per-unit KL."""
+    import torch
+
+    from betavae.data import load_images
+    from betavae.udr import udr
+    test_images, _ = load_images(REPO / "data" / "fashion_mnist", "test")
+    by_beta: dict[float, list] = {}
+    for point in points:
+        kl = torch.tensor(list(point.metrics["kl_per_dimension"].values()))
+        by_beta.setdefault(point.beta, []).append((posterior_means(point.rev, test_images), kl))
+    return {beta: udr(models) for beta, models in by_beta.items() if len(models) > 1}
+
+
+def summarise(cells: list[tuple[float, int]], output: Path, figure: Path, command: str) -> None:
+    import subprocess
+
+    from betavae.figures import save_beta_sweep_figure
+    from betavae.io import write_json
+    from betavae.sweep import exp_show, experiment_name, summarize, sweep_points
+    points = sweep_points(exp_show(REPO), [experiment_name(beta, seed) for beta, seed in cells])
+    summary = summarize(points)
+    udr = udr_per_beta(points)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    write_json(output, {
+        "command": command, "commit": commit,
+        "runs": {p.name: {"beta": p.beta, "seed": p.seed, "rev": p.rev, "metrics": p.metrics} for p in points},
+        "summary": {f"{beta:g}": {name: vars(spread) for name, spread in metrics.items()}
+                    for beta, metrics in summary.items()},
+        "udr": {f"{beta:g}": scores for beta, scores in udr.items()},
+    })
+    save_beta_sweep_figure(summary, udr, figure)
+    for beta, metrics in summary.items():
+        shown = ", ".join(f"{name} {s.mean:.4g} ± {s.sd:.2g}" for name, s in metrics.items())
+        print(f"beta {beta:g} ({metrics['test_mse'].count} seeds): {shown}; UDR {udr.get(beta, {}).get('udr')}")
+    print(f"wrote {output} and {figure}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--betas", type=float, nargs="+", default=list(DEFAULT_BETAS))
-    parser.add_argument("--plot-only", action="store_true")
-    parser.add_argument("--output", default=str(REPO / "plots" / "beta_sweep.png"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS))
+    parser.add_argument("--slice", help="run only this machine's share, e.g. 1/2; then nothing is summarised")
+    parser.add_argument("--push", metavar="REMOTE", help="after running, push the experiments to this git remote")
+    parser.add_argument("--collect", action="store_true", help="run nothing; summarise what has run")
+    parser.add_argument("--pull", metavar="REMOTE", help="before summarising, pull the experiments from there")
+    parser.add_argument("--output", default=str(REPO / "metrics" / "beta_sweep.json"))
+    parser.add_argument("--figure", default=str(REPO / "plots" / "beta_sweep.png"))
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    from betavae.figures import save_beta_sweep_figure
-    from betavae.sweep import exp_show, restore_workspace, run_experiment, sweep_points
-    if not args.plot_only:
-        try:
-            for beta in args.betas:
-                print(f"== beta {beta:g}", flush=True)
-                run_experiment(REPO, experiment_name(beta), [f"train.beta={beta}"])
-        finally:
-            restore_workspace(REPO)
-    points = sweep_points(exp_show(REPO), names=[experiment_name(b) for b in args.betas])
-    save_beta_sweep_figure(points, args.output)
-    for point in points:
-        values = (f"{name} {value:.5g}" for name, value in point.metrics.items() if isinstance(value, (int, float)))
-        print(f"{point.name}: " + ", ".join(values))
+    from betavae.errors import BetaVAEError
+    from betavae.sweep import experiment_name, grid, parse_slice, pull_experiments, push_experiments, slice_of
+
+    try:
+        cells = grid(args.betas, args.seeds)
+        mine = slice_of(cells, *parse_slice(args.slice)) if args.slice else cells
+        if not args.collect:
+            run_cells(mine)
+            if args.push:
+                push_experiments(REPO, args.push, [experiment_name(beta, seed) for beta, seed in mine])
+        if args.collect or not args.slice:
+            if args.pull:
+                pull_experiments(REPO, args.pull, [experiment_name(beta, seed) for beta, seed in cells])
+            command = "python scripts/beta_sweep.py --betas " + " ".join(f"{b:g}" for b in args.betas) + \
+                " --seeds " + " ".join(map(str, args.seeds))
+            summarise(cells, Path(args.output), Path(args.figure), command)
+    except BetaVAEError as error:
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":

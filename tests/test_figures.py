@@ -6,7 +6,7 @@ from PIL import Image
 
 import betavae.figures as figures
 from betavae.figures import CELL, PAD
-from betavae.sweep import SweepPoint
+from betavae.sweep import Spread
 
 
 @pytest.fixture
@@ -80,29 +80,34 @@ def test_training_curves_draw_training_and_validation_for_each_term(drawn, tmp_p
     assert [axis.get_title().split("\n")[0] for axis in axes][1:] == ["Reconstruction", "KL"]
 
 
-def sweep(metrics_by_beta):
-    return [SweepPoint(f"beta-{beta:g}", beta, metrics) for beta, metrics in metrics_by_beta.items()]
+def summary(metrics_by_beta):
+    return {beta: {name: Spread(value, 0.1 * abs(value), 3) for name, value in metrics.items()}
+            for beta, metrics in metrics_by_beta.items()}
 
 
-def test_the_beta_sweep_on_grey_levels_shows_the_objective_and_no_likelihood(drawn, tmp_path):
-    points = sweep({b: {"kl_nats": 10 / b, "test_mse": 0.01 * b, "bce_reconstruction": 200 + b, "bce_objective": 1.0}
-                    for b in (1.0, 5.0)})
-    figures.save_beta_sweep_figure(points, tmp_path / "sweep.png")
+UDR = {1.0: {"udr": 0.4, "model_scores": [0.3, 0.4, 0.5]}, 5.0: {"udr": 0.6, "model_scores": [0.6, 0.6, 0.7]}}
+
+
+def test_the_beta_sweep_on_grey_levels_shows_the_objective_udr_and_no_likelihood(drawn, tmp_path):
+    means = summary({b: {"kl_nats": 10 / b, "test_mse": 0.01 * b, "bce_reconstruction": 200 + b} for b in (1.0, 5.0)})
+    figures.save_beta_sweep_figure(means, UDR, tmp_path / "sweep.png")
     axes = drawn[0].axes
-    assert len(axes) == 2
+    assert len(axes) == 3
     assert "Bernoulli cross-entropy on grey levels" in axes[0].get_ylabel()
-    assert not any("likelihood" in axis.get_ylabel() or "IWAE" in axis.get_title() for axis in axes)
+    assert not any("IWAE" in axis.get_title() for axis in axes)
+    assert "UDR" in axes[2].get_title() and list(axes[2].lines[0].get_ydata()) == [0.4, 0.6]
+    assert len(axes[1].containers) == 1  # error bars: mean ± sd over seeds
+    assert "3 seeds" in drawn[0].texts[0].get_text()
 
 
 def test_the_beta_sweep_of_a_likelihood_adds_the_iwae_bound(drawn, tmp_path):
-    points = sweep({b: {"kl_nats": 10 / b, "test_mse": 0.01 * b, "reconstruction_nats": 200 + b, "elbo_nats": -210.0,
-                        "iwae_nats": -205.0 - b} for b in (1.0, 5.0)})
-    figures.save_beta_sweep_figure(points, tmp_path / "sweep.png")
+    means = summary({b: {"kl_nats": 10 / b, "test_mse": 0.01 * b, "reconstruction_nats": 200 + b,
+                         "iwae_nats": -205.0 - b} for b in (1.0, 5.0)})
+    figures.save_beta_sweep_figure(means, UDR, tmp_path / "sweep.png")
     axes = drawn[0].axes
-    assert len(axes) == 3 and "log p(x|z)" in axes[0].get_ylabel()
-    assert list(axes[2].lines[0].get_ydata()) == [-206.0, -210.0]
+    assert len(axes) == 4 and "log p(x|z)" in axes[0].get_ylabel()
+    assert list(axes[3].lines[0].get_ydata()) == [-206.0, -210.0]
 
 
 def test_the_distortion_falls_back_to_the_mse_for_the_squared_error_loss():
-    points = sweep({1.0: {"kl_nats": 1.0, "test_mse": 0.02}})
-    assert figures.distortion(points)[0] == "test_mse"
+    assert figures.distortion(summary({1.0: {"kl_nats": 1.0, "test_mse": 0.02}}))[0] == "test_mse"
