@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean, stdev
 from typing import Any, Iterator
 
 from betavae.errors import BetaVAEError, ParamsError
+from betavae.model import BetaVAE, load_model
 
 # What `dvc exp run` rewrites in the workspace; put back to the commit once the experiments are recorded.
 RESULTS = ("params.yaml", "dvc.lock", "metrics", "plots", "data/source.json")
@@ -72,6 +74,13 @@ def slice_of(cells: list[tuple[float, int]], index: int, count: int) -> list[tup
     return cells[index - 1::count]
 
 
+def existing_experiments(repo: Path) -> set[str]:
+    """Names of the experiments already recorded on the checked-out commit (`dvc exp list`)."""
+    listed = subprocess.run(["dvc", "exp", "list", "--name-only"], cwd=repo, check=True, capture_output=True,
+                            text=True)
+    return set(listed.stdout.split())
+
+
 def run_experiment(repo: Path, name: str, settings: list[str]) -> None:
     """`dvc exp run -S key=value ... --name name` in the workspace (no queue worker)."""
     command = ["dvc", "exp", "run", "--name", name]
@@ -97,6 +106,18 @@ def push_experiments(repo: Path, remote: str, names: list[str]) -> None:
 def pull_experiments(repo: Path, remote: str, names: list[str]) -> None:
     """Experiments' git refs from the git remote, their outputs from the default DVC remote."""
     subprocess.run(["dvc", "exp", "pull", remote, *names], cwd=repo, check=True)
+
+
+def load_experiment_model(repo: Path, rev: str | None = None) -> BetaVAE:
+    """The model of a git revision or DVC experiment, read through dvc.api; without rev, the workspace's."""
+    import dvc.api
+    if rev is None:
+        return load_model(repo / "models" / "model.pt")
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "model.pt"
+        with dvc.api.open("models/model.pt", repo=str(repo), rev=rev, mode="rb") as model_file:
+            path.write_bytes(model_file.read())
+        return load_model(path)
 
 
 def exp_show(repo: Path) -> list[dict[str, Any]]:

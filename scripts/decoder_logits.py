@@ -3,16 +3,15 @@
     python scripts/decoder_logits.py                                        # models/model.pt
     python scripts/decoder_logits.py --rev likelihood-continuous-bernoulli  # a DVC experiment's model
 
-Decodes the posterior means of the first --images test images and prints the 5th, 50th and 95th
-percentiles of the logits on each set of pixels. A density on [0, 1] can grow without limit at an exact
-0, and this shows whether the model has learned to chase that (README: which loss answers which question).
+Decodes the posterior means of --images test images (spread over the split, so every class is there)
+and prints the 5th, 50th and 95th percentiles of the logits on each set of pixels. A density on [0, 1] can grow without limit at an exact
+0, and this shows whether the model has learned to chase that (docs/likelihoods.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,23 +24,17 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2000)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    import dvc.api
     import torch
 
     from betavae.data import load_images
-    from betavae.model import load_model
+    from betavae.sweep import load_experiment_model
 
-    with tempfile.TemporaryDirectory() as scratch:
-        path = REPO / "models" / "model.pt"
-        if args.rev:
-            path = Path(scratch) / "model.pt"
-            with dvc.api.open("models/model.pt", repo=str(REPO), rev=args.rev, mode="rb") as model_file:
-                path.write_bytes(model_file.read())
-        model = load_model(path)
-    images = load_images(REPO / "data" / "fashion_mnist", "test")[0][:args.images]
+    model = load_experiment_model(REPO, args.rev)
+    test = load_images(REPO / "data" / "fashion_mnist", "test")[0]
+    images = test[::max(1, len(test) // args.images)][:args.images]  # every class: the split is sorted by label
     with torch.no_grad():
         logits = model.decode_logits(model.encode(images)[0])
-    print(f"{model.loss} model{f' of {args.rev}' if args.rev else ''}, first {len(images)} test images:")
+    print(f"{model.loss} model{f' of {args.rev}' if args.rev else ''}, {len(images)} test images of all classes:")
     for name, pixels in (("pixels that are exactly 0", images == 0), ("the other pixels", images > 0)):
         quantiles = torch.quantile(logits[pixels].double(), torch.tensor(PERCENTILES, dtype=torch.float64))
         shown = ", ".join(f"{p:.0%} {q:.3g}" for p, q in zip(PERCENTILES, quantiles.tolist()))

@@ -4,8 +4,8 @@
     python scripts/docs.py --check    # exit 1 if any block is out of date (the tests run this)
 
 Blocks: `headline` and `metrics` (metrics/*.json), `platform` (metrics/platform.json), `seed-spread`
-(metrics/seed_spread.json), `likelihood-options` (metrics/likelihood_options.json), `benchmark`
-(benchmarks/results.json).
+(metrics/seed_spread.json), `likelihood-options` (metrics/likelihood_options.json), `test-nll`
+(metrics/test_nll.json), `benchmark` (benchmarks/results.json).
 """
 
 from __future__ import annotations
@@ -75,28 +75,42 @@ def seed_spread_table() -> str:
 def likelihood_options_table() -> str:
     record = read_json("metrics/likelihood_options.json")
     platform = record["platform"]
+    from betavae.params import load_params
+    k = load_params(REPO / "params.yaml").evaluate.iwae_samples
     lines = [f"From `{record['command']}` at commit `{record['commit'][:7]}` on {platform['cpu_model']} "
              f"({platform['instruction_set']}, {platform['precision']}, {platform['threads']} threads), 20 epochs "
-             f"each, the 10,000 test images; nats per image, bounds higher is better.", "",
-             "| option | settings | test MSE | KL | reconstruction term | ELBO | IWAE bound | test NLL |",
+             f"each, the 10,000 test images; nats per image, bounds higher is better; K = {k} "
+             f"(`evaluate.iwae_samples`).", "",
+             "| option | settings | test MSE | KL | reconstruction term | ELBO | IWAE_K bound | test NLL = −IWAE_K |",
              "|---|---|---|---|---|---|---|---|"]
     for option, result in record["options"].items():
         m = result["metrics"]
         settings = ", ".join(f"`{setting}`" for setting in result["settings"]) or "committed `params.yaml`"
         if "elbo_nats" in m:
             term = f"{m['reconstruction_nats']:.2f} (−log p(x\\|z))"
-            bounds = [f"{m['elbo_nats']:.2f}", f"{m['iwae_nats']:.2f}", f"{m['nll_nats']:.2f}" if "nll_nats" in m else "—"]
+            nll = f"{m['nll_nats']:.2f}" if "nll_nats" in m else "—"
+            bounds = [f"{m['elbo_nats']:.2f}", f"{m['iwae_nats']:.2f}", nll]
         else:
             term = f"{m['bce_reconstruction']:.2f} (Bernoulli objective)"
             bounds = ["— (not a likelihood)"] * 3
         lines.append(f"| {option} | {settings} | {m['test_mse']:.4f} | {m['kl_nats']:.2f} | {term} | "
                      + " | ".join(bounds) + " |")
-    nll = record.get("nll")
-    if nll:
-        estimates = "; ".join(f"K = {k}: {v['nll_nats']:.2f} ± {v['standard_error']:.2f}"
-                              for k, v in sorted(nll["samples"].items(), key=lambda item: int(item[0])))
-        lines += ["", f"Test NLL of `{nll['option']}` by importance sampling (−IWAE_K, ± its standard error over "
-                      f"images) on the first {nll['images']:,} binarized test images: {estimates} nats."]
+    return "\n".join(lines)
+
+
+def test_nll_table() -> str:
+    record = read_json("metrics/test_nll.json")
+    platform = record["platform"]
+    lines = [f"From `{record['command']}` at commit `{record['commit'][:7]}` on {platform['cpu_model']} "
+             f"({platform['instruction_set']}, {platform['threads']} threads): the model of `{record['model']}`, "
+             f"every {record['every']}th test image ({record['images']:,}, all classes), binarized once.", "",
+             "| K | test NLL = −IWAE_K [nats] | ± standard error over images | change from the first K, paired "
+             "| time |", "|---|---|---|---|---|"]
+    for k, estimate in sorted(record["samples"].items(), key=lambda item: int(item[0])):
+        change = (f"{estimate['change_from_first_k']:.2f} ± {estimate['change_standard_error']:.2f}"
+                  if "change_from_first_k" in estimate else "—")
+        lines.append(f"| {int(k):,} | {estimate['nll_nats']:.2f} | {estimate['standard_error']:.2f} | {change} "
+                     f"| {estimate['seconds'] / 60:.0f} min |")
     return "\n".join(lines)
 
 
@@ -115,7 +129,7 @@ def benchmark_table() -> str:
 
 GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline_table, "metrics": metrics_table, "platform": platform_table, "seed-spread": seed_spread_table,
-    "likelihood-options": likelihood_options_table, "benchmark": benchmark_table,
+    "likelihood-options": likelihood_options_table, "test-nll": test_nll_table, "benchmark": benchmark_table,
 }
 
 

@@ -20,10 +20,10 @@ def test_each_option_reports_only_the_metrics_valid_for_it(tmp_path):
 
     run("git", "init", "-q")
     run("dvc", "init", "-q")
+    run("dvc", "repro", "-q")  # committed results, as in the repository
     run("git", "add", "-A")
     run("git", "commit", "-qm", "tiny pipeline")
-    run(sys.executable, "scripts/likelihood_options.py", "--nll-samples", "8", "--nll-images", "10",
-        "--output", "options.json")
+    run(sys.executable, "scripts/likelihood_options.py", "--output", "options.json")
 
     record = json.loads((tmp_path / "options.json").read_text())
     options = record["options"]
@@ -35,7 +35,17 @@ def test_each_option_reports_only_the_metrics_valid_for_it(tmp_path):
     for name in ("binarized", "binarized-beta-1"):
         assert options[name]["metrics"]["nll_nats"] == -options[name]["metrics"]["iwae_nats"]
     assert continuous["test_mse"] != grey["test_mse"]  # the experiments really trained other models
-    assert record["nll"]["option"] == "binarized-beta-1" and record["nll"]["images"] == 10
-    assert set(record["nll"]["samples"]) == {"4", "8"}  # evaluate.iwae_samples and --nll-samples
     assert yaml.safe_load((tmp_path / "params.yaml").read_text()) == TINY_PARAMS  # workspace put back
     assert run("git", "status", "--porcelain", "--", "params.yaml", "dvc.lock", "metrics").stdout == ""
+
+    # The test NLL of one of those experiments' models, at two K, on every 5th of the 50 test images.
+    run(sys.executable, "scripts/estimate_nll.py", "--rev", "likelihood-binarized-beta-1", "--samples", "1", "64",
+        "--images", "10", "--output", "nll.json")
+    nll = json.loads((tmp_path / "nll.json").read_text())
+    assert nll["model"] == "likelihood-binarized-beta-1" and nll["images"] == 10 and nll["every"] == 5
+    one, many = nll["samples"]["1"], nll["samples"]["64"]
+    assert 0 < many["nll_nats"] < 784 * 0.7 and one["standard_error"] > 0  # tightening with K: test_evaluation
+    assert many["change_from_first_k"] == pytest.approx(many["nll_nats"] - one["nll_nats"])
+    refused = subprocess.run([sys.executable, "scripts/estimate_nll.py", "--rev", "likelihood-continuous-bernoulli"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert refused.returncode == 1 and "binarized data" in refused.stderr
