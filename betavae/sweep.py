@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean, stdev
@@ -96,6 +97,41 @@ def restore_workspace(repo: Path) -> None:
     if tracked:
         subprocess.run(["git", "checkout", "--", *tracked], cwd=repo, check=True)
     subprocess.run(["dvc", "checkout", "-q"], cwd=repo, check=True)
+
+
+def run_experiments(repo: Path, experiments: dict[str, list[str]]) -> None:
+    """Run each named experiment (its -S settings) one after another, each from the committed params.
+
+    An experiment already recorded on this commit is kept, so an interrupted run resumes. Progress and
+    the time left are printed after each; the workspace is put back to the commit at the end.
+    """
+    existing = existing_experiments(repo)
+    kept = [name for name in experiments if name in existing]
+    if kept:
+        print(f"{len(kept)} of the {len(experiments)} experiments ran before on this commit and are kept: "
+              f"{', '.join(kept)}", flush=True)
+    todo = {name: settings for name, settings in experiments.items() if name not in existing}
+    started = time.monotonic()
+    try:
+        for done, (name, settings) in enumerate(todo.items()):
+            if done:
+                restore_workspace(repo)  # each experiment changes the committed params, not the last one's
+            print(f"== {done + 1} of {len(todo)}: {name} ({' '.join(settings) or 'the committed params'})",
+                  flush=True)
+            run_experiment(repo, name, settings)
+            elapsed = time.monotonic() - started
+            left = elapsed / (done + 1) * (len(todo) - done - 1)
+            print(f"== {done + 1} of {len(todo)} done after {elapsed / 60:.1f} min; about {left / 60:.0f} min left",
+                  flush=True)
+    finally:
+        if todo:
+            restore_workspace(repo)
+
+
+def head_commit(repo: Path) -> str:
+    """The checked-out git commit, recorded beside results."""
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True,
+                          text=True).stdout.strip()
 
 
 def push_experiments(repo: Path, remote: str, names: list[str]) -> None:

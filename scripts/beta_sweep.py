@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,31 +31,13 @@ DEFAULT_SEEDS = (0, 1, 2)
 
 
 def run_cells(cells: list[tuple[float, int]]) -> None:
-    """Run the experiments one after another, with an estimate first and progress after each."""
-    from betavae.sweep import existing_experiments, experiment_name, restore_workspace, run_experiment
-    existing = existing_experiments(REPO)
-    done_before = [cell for cell in cells if experiment_name(*cell) in existing]
-    if done_before:
-        print(f"{len(done_before)} of the {len(cells)} experiments ran before on this commit and are kept", flush=True)
-    cells = [cell for cell in cells if cell not in done_before]
-    if not cells:
-        return
+    """Run the sweep's experiments one after another, with an estimate first."""
+    from betavae.sweep import experiment_name, run_experiments
     print(f"{len(cells)} experiments, each a whole training run (20 epochs at the defaults: about 8 min on a "
           f"2-core AMD EPYC Zen 4 with bf16, 15 with AVX2 only); a run in DVC's run cache takes seconds.",
           flush=True)
-    started = time.monotonic()
-    try:
-        for done, (beta, seed) in enumerate(cells):
-            if done:
-                restore_workspace(REPO)
-            print(f"== {done + 1} of {len(cells)}: beta {beta:g}, seed {seed}", flush=True)
-            run_experiment(REPO, experiment_name(beta, seed), [f"train.beta={beta}", f"train.seed={seed}"])
-            elapsed = time.monotonic() - started
-            left = elapsed / (done + 1) * (len(cells) - done - 1)
-            print(f"== {done + 1} of {len(cells)} done after {elapsed / 60:.1f} min; about {left / 60:.0f} min left",
-                  flush=True)
-    finally:
-        restore_workspace(REPO)
+    run_experiments(REPO, {experiment_name(beta, seed): [f"train.beta={beta}", f"train.seed={seed}"]
+                           for beta, seed in cells})
 
 
 def posterior_means(rev: str, test_images):
@@ -82,17 +63,14 @@ def udr_per_beta(points) -> dict:
 
 
 def summarise(cells: list[tuple[float, int]], output: Path, figure: Path, command: str) -> None:
-    import subprocess
-
     from betavae.figures import save_beta_sweep_figure
     from betavae.io import write_json
-    from betavae.sweep import exp_show, experiment_name, summarize, sweep_points
+    from betavae.sweep import exp_show, experiment_name, head_commit, summarize, sweep_points
     points = sweep_points(exp_show(REPO), [experiment_name(beta, seed) for beta, seed in cells])
     summary = summarize(points)
     udr = udr_per_beta(points)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     write_json(output, {
-        "command": command, "commit": commit,
+        "command": command, "commit": head_commit(REPO),
         "runs": {p.name: {"beta": p.beta, "seed": p.seed, "rev": p.rev, "metrics": p.metrics} for p in points},
         "summary": {f"{beta:g}": {name: vars(spread) for name, spread in metrics.items()}
                     for beta, metrics in summary.items()},

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,8 +35,8 @@ def main() -> None:
     from betavae.evaluation import iwae_bound
     from betavae.io import write_json
     from betavae.machine import platform_record
-    from betavae.sweep import load_experiment_model
     from betavae.params import load_params
+    from betavae.sweep import head_commit, load_experiment_model
 
     params = load_params(REPO / "params.yaml")
     compute = configure(params.compute)
@@ -63,12 +62,12 @@ def main() -> None:
             estimates[str(k)]["change_standard_error"] = gap.std().item() / math.sqrt(len(gap))
         print(f"K = {k}: test NLL {nll.mean():.2f} ± {estimates[str(k)]['standard_error']:.2f} nats "
               f"({len(nll)} images, {estimates[str(k)]['seconds']} s)", flush=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     rev = f" --rev {args.rev}" if args.rev else ""
     write_json(args.output, {
         "command": f"python scripts/estimate_nll.py{rev} --samples {' '.join(map(str, args.samples))} "
                    f"--images {args.images}",
-        "commit": commit, "model": args.rev or "models/model.pt", "images": len(inputs), "every": stride,
+        "commit": head_commit(REPO), "model": args.rev or "models/model.pt", "images": len(inputs),
+        "every": stride,
         "binarize_seed": params.data.binarize_seed, "platform": platform_record(params.compute),
         "samples": estimates,
     })

@@ -19,7 +19,6 @@ binarized data: `python scripts/estimate_nll.py --rev likelihood-binarized-beta-
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
@@ -44,29 +43,14 @@ def main() -> None:
     from betavae.io import write_json
     from betavae.machine import platform_record
     from betavae.params import load_params
-    from betavae.sweep import exp_show, existing_experiments, experiment_results, restore_workspace, run_experiment
+    from betavae.sweep import exp_show, experiment_results, head_commit, run_experiments
 
     params = load_params(REPO / "params.yaml")
-    existing = existing_experiments(REPO)
-    ran = False
-    try:
-        for option, settings in OPTIONS.items():
-            if experiment_name(option) in existing:
-                print(f"== {option}: already an experiment of this commit, kept", flush=True)
-                continue
-            print(f"== {option}: {' '.join(settings) or 'the committed params'}", flush=True)
-            if ran:
-                restore_workspace(REPO)  # each option changes the committed params, not the last option's
-            run_experiment(REPO, experiment_name(option), settings)
-            ran = True
-    finally:
-        if ran:
-            restore_workspace(REPO)
+    run_experiments(REPO, {experiment_name(option): settings for option, settings in OPTIONS.items()})
     results = experiment_results(exp_show(REPO), [experiment_name(option) for option in OPTIONS])
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     write_json(args.output, {
         "command": "python scripts/likelihood_options.py",
-        "commit": commit,
+        "commit": head_commit(REPO),
         "platform": platform_record(params.compute),
         "options": {option: {"settings": settings, "metrics": results[experiment_name(option)]["metrics"]}
                     for option, settings in OPTIONS.items()},

@@ -66,6 +66,7 @@ def main() -> None:
     from betavae.io import write_json
     from betavae.machine import platform_record
     from betavae.params import load_params
+    from betavae.sweep import head_commit
 
     runs = {}
     with tempfile.TemporaryDirectory() as scratch:
@@ -74,10 +75,9 @@ def main() -> None:
             print(f"== seed {seed} ({done + 1} of {len(args.seeds)})", flush=True)
             runs[str(seed)] = run_seed(seed, Path(scratch))
             print(f"== seed {seed} took {time.monotonic() - started:.0f} s", flush=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     write_json(args.output, {
         "command": "python scripts/seed_spread.py --seeds " + " ".join(map(str, args.seeds)),
-        "commit": commit,
+        "commit": head_commit(REPO),
         "varied": [f"{section}.{key}" for section, key in SEEDED],
         "platform": platform_record(load_params(REPO / "params.yaml").compute),
         "seeds": runs,
