@@ -129,9 +129,8 @@ def run_experiments(repo: Path, experiments: dict[str, list[str]]) -> None:
 
 
 def head_commit(repo: Path) -> str:
-    """The checked-out git commit, recorded beside results."""
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    """The checked-out git commit, recorded beside results; empty in a repository without commits yet."""
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
 
 
 def push_experiments(repo: Path, remote: str, names: list[str]) -> None:
