@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -75,19 +77,23 @@ def slice_of(cells: list[tuple[float, int]], index: int, count: int) -> list[tup
     return cells[index - 1::count]
 
 
+def run_dvc(repo: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
+    """`dvc ARGS` in repo with this interpreter's DVC, and its directory first on PATH so that the stages'
+    `python` is this interpreter too: the scripts work without an activated virtual environment."""
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env, check=True,
+                          capture_output=capture, text=True)
+
+
 def existing_experiments(repo: Path) -> set[str]:
     """Names of the experiments already recorded on the checked-out commit (`dvc exp list`)."""
-    listed = subprocess.run(["dvc", "exp", "list", "--name-only"], cwd=repo, check=True, capture_output=True,
-                            text=True)
-    return set(listed.stdout.split())
+    return set(run_dvc(repo, "exp", "list", "--name-only", capture=True).stdout.split())
 
 
 def run_experiment(repo: Path, name: str, settings: list[str]) -> None:
     """`dvc exp run -S key=value ... --name name` in the workspace (no queue worker)."""
-    command = ["dvc", "exp", "run", "--name", name]
-    for setting in settings:
-        command += ["-S", setting]
-    subprocess.run(command, cwd=repo, check=True)
+    options = [option for setting in settings for option in ("-S", setting)]
+    run_dvc(repo, "exp", "run", "--name", name, *options)
 
 
 def restore_workspace(repo: Path) -> None:
@@ -96,7 +102,7 @@ def restore_workspace(repo: Path) -> None:
                              text=True).stdout.split()
     if tracked:
         subprocess.run(["git", "checkout", "--", *tracked], cwd=repo, check=True)
-    subprocess.run(["dvc", "checkout", "-q"], cwd=repo, check=True)
+    run_dvc(repo, "checkout", "-q")
 
 
 def run_experiments(repo: Path, experiments: dict[str, list[str]]) -> None:
@@ -135,12 +141,12 @@ def head_commit(repo: Path) -> str:
 
 def push_experiments(repo: Path, remote: str, names: list[str]) -> None:
     """Experiments' git refs to the git remote, their outputs to the default DVC remote."""
-    subprocess.run(["dvc", "exp", "push", remote, *names], cwd=repo, check=True)
+    run_dvc(repo, "exp", "push", remote, *names)
 
 
 def pull_experiments(repo: Path, remote: str, names: list[str]) -> None:
     """Experiments' git refs from the git remote, their outputs from the default DVC remote."""
-    subprocess.run(["dvc", "exp", "pull", remote, *names], cwd=repo, check=True)
+    run_dvc(repo, "exp", "pull", remote, *names)
 
 
 def load_experiment_model(repo: Path, rev: str | None = None) -> BetaVAE:
@@ -155,9 +161,14 @@ def load_experiment_model(repo: Path, rev: str | None = None) -> BetaVAE:
         return load_model(path)
 
 
+def read_experiment_json(repo: Path, path: str, rev: str) -> dict[str, Any]:
+    """A JSON file of a git revision or DVC experiment, e.g. the metrics/platform.json its training wrote."""
+    import dvc.api
+    return json.loads(dvc.api.read(path, repo=str(repo), rev=rev))
+
+
 def exp_show(repo: Path) -> list[dict[str, Any]]:
-    shown = subprocess.run(["dvc", "exp", "show", "--json"], cwd=repo, check=True, capture_output=True, text=True)
-    return json.loads(shown.stdout)
+    return json.loads(run_dvc(repo, "exp", "show", "--json", capture=True).stdout)
 
 
 def _states(states: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -203,6 +214,12 @@ def summarize(points: list[SweepPoint]) -> dict[float, dict[str, Spread]]:
         names = [name for name, value in group[0].metrics.items() if isinstance(value, (int, float))]
         summary[beta] = {name: _spread([float(point.metrics[name]) for point in group]) for name in names}
     return summary
+
+
+def summary_of_record(record: dict[str, Any]) -> dict[float, dict[str, Spread]]:
+    """The summary back out of metrics/beta_sweep.json (its "summary": {beta: {metric: mean, sd, count}})."""
+    return {float(beta): {name: Spread(**spread) for name, spread in metrics.items()}
+            for beta, metrics in record["summary"].items()}
 
 
 def _spread(values: list[float]) -> Spread:

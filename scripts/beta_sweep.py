@@ -5,6 +5,7 @@
     python scripts/beta_sweep.py --slice 1/2 --push origin   # machine 1 of 2: its share, pushed
     python scripts/beta_sweep.py --slice 2/2 --push origin   # machine 2 of 2
     python scripts/beta_sweep.py --collect --pull origin     # any machine: pull every slice, summarise
+    python scripts/beta_sweep.py --compare 1 5               # which metrics differ beyond the seed spread
 
 Each (beta, seed) runs `dvc exp run -S train.beta=B -S train.seed=S --name sweep-beta-B-seed-S` in the
 workspace (no queue worker: sequential is what 2 cores do best), and the workspace is put back to the
@@ -22,6 +23,7 @@ from its experiment with dvc.api and encodes the test images.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -30,12 +32,25 @@ DEFAULT_BETAS = (0.5, 1.0, 2.0, 5.0, 10.0)
 DEFAULT_SEEDS = (0, 1, 2)
 
 
+# Minutes per experiment at 20 epochs on 2 CPU cores, measured per kind of CPU (see docs/performance.md).
+MINUTES_PER_EXPERIMENT = {"AMX": 3.5, "AVX512-BF16": 7.0}
+MINUTES_OTHERWISE = 15.0  # AVX2 only
+
+
+def estimate(count: int) -> str:
+    """What the sweep will cost on this machine, before it starts."""
+    from betavae.machine import instruction_set
+    from betavae.params import load_params
+    kind = instruction_set()
+    minutes = MINUTES_PER_EXPERIMENT.get(kind, MINUTES_OTHERWISE) * load_params(REPO / "params.yaml").train.epochs / 20
+    return (f"{count} experiments, each a whole training run: about {minutes:.0f} min each on 2 cores of this "
+            f"CPU ({kind}), {count * minutes / 60:.1f} h in all; an experiment in DVC's run cache takes seconds.")
+
+
 def run_cells(cells: list[tuple[float, int]]) -> None:
     """Run the sweep's experiments one after another, with an estimate first."""
     from betavae.sweep import experiment_name, run_experiments
-    print(f"{len(cells)} experiments, each a whole training run (20 epochs at the defaults: about 8 min on a "
-          f"2-core AMD EPYC Zen 4 with bf16, 15 with AVX2 only); a run in DVC's run cache takes seconds.",
-          flush=True)
+    print(estimate(len(cells)), flush=True)
     run_experiments(REPO, {experiment_name(beta, seed): [f"train.beta={beta}", f"train.seed={seed}"]
                            for beta, seed in cells})
 
@@ -65,13 +80,14 @@ def udr_per_beta(points) -> dict:
 def summarise(cells: list[tuple[float, int]], output: Path, figure: Path, command: str) -> None:
     from betavae.figures import save_beta_sweep_figure
     from betavae.io import write_json
-    from betavae.sweep import exp_show, experiment_name, head_commit, summarize, sweep_points
+    from betavae.sweep import exp_show, experiment_name, head_commit, read_experiment_json, summarize, sweep_points
     points = sweep_points(exp_show(REPO), [experiment_name(beta, seed) for beta, seed in cells])
     summary = summarize(points)
     udr = udr_per_beta(points)
     write_json(output, {
         "command": command, "commit": head_commit(REPO),
-        "runs": {p.name: {"beta": p.beta, "seed": p.seed, "rev": p.rev, "metrics": p.metrics} for p in points},
+        "runs": {p.name: {"beta": p.beta, "seed": p.seed, "rev": p.rev, "metrics": p.metrics,
+                          "platform": read_experiment_json(REPO, "metrics/platform.json", p.rev)} for p in points},
         "summary": {f"{beta:g}": {name: vars(spread) for name, spread in metrics.items()}
                     for beta, metrics in summary.items()},
         "udr": {f"{beta:g}": scores for beta, scores in udr.items()},
@@ -83,6 +99,25 @@ def summarise(cells: list[tuple[float, int]], output: Path, figure: Path, comman
     print(f"wrote {output} and {figure}")
 
 
+def print_comparison(record_path: Path, beta_a: float, beta_b: float) -> None:
+    """Per metric: both betas' mean ± sd, the difference, and whether it exceeds the seed spread."""
+    import json
+
+    from betavae.errors import BetaVAEError
+    from betavae.sweep import SPREAD_MULTIPLE, compare, summary_of_record
+    if not record_path.is_file():
+        raise BetaVAEError(f"{record_path} does not exist: run the sweep first (make sweep)")
+    rows = compare(summary_of_record(json.loads(record_path.read_text())), beta_a, beta_b)
+    print(f"beta {beta_a:g} -> {beta_b:g} from {record_path}; a difference counts when it exceeds "
+          f"{SPREAD_MULTIPLE:g} pooled seed sd")
+    print(f"{'metric':36} {f'beta {beta_a:g}':>20} {f'beta {beta_b:g}':>20} {'difference':>11} {'seed sd':>9}  counts?")
+    for row in rows:
+        a, b = row["a"], row["b"]
+        verdict = "yes" if row["exceeds"] else "no: within seed spread"
+        print(f"{row['metric']:36} {f'{a.mean:.5g} ± {a.sd:.2g}':>20} {f'{b.mean:.5g} ± {b.sd:.2g}':>20} "
+              f"{row['difference']:>+11.4g} {row['spread']:>9.3g}  {verdict}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--betas", type=float, nargs="+", default=list(DEFAULT_BETAS))
@@ -91,7 +126,10 @@ def main() -> None:
     parser.add_argument("--push", metavar="REMOTE", help="after running, push the experiments to this git remote")
     parser.add_argument("--collect", action="store_true", help="run nothing; summarise what has run")
     parser.add_argument("--pull", metavar="REMOTE", help="before summarising, pull the experiments from there")
-    parser.add_argument("--output", default=str(REPO / "metrics" / "beta_sweep.json"))
+    parser.add_argument("--compare", type=float, nargs=2, metavar=("BETA_A", "BETA_B"),
+                        help="run nothing; say per metric whether BETA_A and BETA_B differ beyond the seed spread")
+    parser.add_argument("--output", default=str(REPO / "metrics" / "beta_sweep.json"),
+                        help="the sweep's record: written by a run or --collect, read by --compare")
     parser.add_argument("--figure", default=str(REPO / "plots" / "beta_sweep.png"))
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
@@ -99,6 +137,8 @@ def main() -> None:
     from betavae.sweep import experiment_name, grid, parse_slice, pull_experiments, push_experiments, slice_of
 
     try:
+        if args.compare:
+            return print_comparison(Path(args.output), *args.compare)
         cells = grid(args.betas, args.seeds)
         mine = slice_of(cells, *parse_slice(args.slice)) if args.slice else cells
         if not args.collect:
@@ -113,6 +153,10 @@ def main() -> None:
             summarise(cells, Path(args.output), Path(args.figure), command)
     except BetaVAEError as error:
         sys.exit(f"error: {error}")
+    except subprocess.CalledProcessError as error:
+        command = " ".join(error.cmd[2:] if error.cmd[1:2] == ["-m"] else error.cmd)
+        detail = f": {error.stderr.strip()}" if error.stderr else ""
+        sys.exit(f"error: `{command}` failed (exit status {error.returncode}){detail}")
 
 
 if __name__ == "__main__":

@@ -5,17 +5,19 @@
 
 Blocks: `headline` and `metrics` (metrics/*.json), `platform` (metrics/platform.json), `seed-spread`
 (metrics/seed_spread.json), `likelihood-options` (metrics/likelihood_options.json), `test-nll`
-(metrics/test_nll.json), `benchmark` (benchmarks/results.json).
+(metrics/test_nll.json), `benchmark` (benchmarks/results.json), `sweep-headline`, `sweep-summary`,
+`sweep-headline-comparison` and `sweep-comparison` (metrics/beta_sweep.json).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from pathlib import Path
-from statistics import median
+from statistics import mean, median, stdev
 from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
@@ -127,9 +129,97 @@ def benchmark_table() -> str:
     return "\n".join(lines)
 
 
+# The metrics the README shows per beta; docs/sweep.md shows every one.
+SWEEP_HEADLINE = ("test_mse", "kl_nats", "active_units", "linear_probe_accuracy")
+UDR_ROW = "UDR"
+
+
+def _sweep() -> tuple[dict, dict]:
+    """metrics/beta_sweep.json and its summary, with UDR as one more row: its spread over the models' scores."""
+    from betavae.sweep import Spread, summary_of_record
+    record = read_json("metrics/beta_sweep.json")
+    summary = summary_of_record(record)
+    for beta, metrics in summary.items():
+        scores = record["udr"].get(f"{beta:g}", {}).get("model_scores")
+        if scores:
+            metrics[UDR_ROW] = Spread(mean(scores), stdev(scores) if len(scores) > 1 else 0.0, len(scores))
+    return record, summary
+
+
+def _plus_minus(mean_: float, sd: float) -> str:
+    """mean ± sd, both to the sd's second significant digit."""
+    if sd == 0:
+        return f"{mean_:.4g} ± 0"
+    decimals = max(0, 1 - math.floor(math.log10(sd)))
+    return f"{mean_:.{decimals}f} ± {sd:.{decimals}f}"
+
+
+def _sweep_source(record: dict) -> str:
+    platforms = sorted({f"{p['cpu_model']} ({p['instruction_set']}, {p['precision']}, {p['threads']} threads)"
+                        for p in (run["platform"] for run in record["runs"].values())})
+    seeds = sorted({run["seed"] for run in record["runs"].values()})
+    return (f"From `{record['command']}` at commit `{record['commit'][:7]}` on {' and '.join(platforms)}: "
+            f"mean ± sample standard deviation over seeds {', '.join(map(str, seeds))}, on the 10,000 test images.")
+
+
+def _sweep_table(names: tuple[str, ...] | None) -> str:
+    record, summary = _sweep()
+    betas = sorted(summary)
+    names = names or tuple(name for name in summary[betas[0]] if name != UDR_ROW)
+    lines = [_sweep_source(record), "", "| metric | " + " | ".join(f"β = {beta:g}" for beta in betas) + " |",
+             "|---" * (len(betas) + 1) + "|"]
+    for name in names:
+        lines.append(f"| {name} | " + " | ".join(_plus_minus(summary[b][name].mean, summary[b][name].sd)
+                                                  for b in betas) + " |")
+    udr = [record["udr"].get(f"{beta:g}") for beta in betas]
+    lines.append("| UDR, median over pairs of seeds (each model's score) | " + " | ".join(
+        f"{u['udr']:.2f} ({', '.join(f'{s:.2f}' for s in u['model_scores'])})" if u else "—" for u in udr) + " |")
+    return "\n".join(lines)
+
+
+def sweep_headline_table() -> str:
+    return _sweep_table(SWEEP_HEADLINE)
+
+
+def sweep_summary_table() -> str:
+    return _sweep_table(None)
+
+
+def _comparison_table(names: tuple[str, ...] | None) -> str:
+    from betavae.sweep import SPREAD_MULTIPLE, compare
+    _, summary = _sweep()
+    betas = sorted(summary)
+    pairs = list(zip(betas, betas[1:]))
+    if 1.0 in summary and 5.0 in summary and (1.0, 5.0) not in pairs:
+        pairs.append((1.0, 5.0))
+    compared = {pair: {row["metric"]: row for row in compare(summary, *pair)} for pair in pairs}
+    names = names or tuple(sorted(compared[pairs[0]], key=lambda name: (name == UDR_ROW, name)))
+    lines = [f"Each cell: the change of the mean from the first β to the second; **exceeds** where it is larger "
+             f"than {SPREAD_MULTIPLE:g} pooled seed standard deviations, *within* where seeds alone could make it.",
+             "", "| metric | " + " | ".join(f"β {a:g} → {b:g}" for a, b in pairs) + " |",
+             "|---" * (len(pairs) + 1) + "|"]
+    for name in names:
+        cells = []
+        for pair in pairs:
+            row = compared[pair][name]
+            cells.append(f"{row['difference']:+.3g} " + ("**exceeds**" if row["exceeds"] else "*within*"))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def sweep_headline_comparison() -> str:
+    return _comparison_table((*SWEEP_HEADLINE, UDR_ROW))
+
+
+def sweep_comparison() -> str:
+    return _comparison_table(None)
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline_table, "metrics": metrics_table, "platform": platform_table, "seed-spread": seed_spread_table,
     "likelihood-options": likelihood_options_table, "test-nll": test_nll_table, "benchmark": benchmark_table,
+    "sweep-headline": sweep_headline_table, "sweep-summary": sweep_summary_table,
+    "sweep-headline-comparison": sweep_headline_comparison, "sweep-comparison": sweep_comparison,
 }
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from betavae.errors import BetaVAEError, ParamsError
 from betavae.sweep import (Spread, SweepPoint, compare, exceeds_seed_spread, experiment_name, experiment_results,
-                           grid, parse_slice, slice_of, summarize, sweep_points)
-from tests.conftest import TINY_PARAMS, tiny_dvc_workspace, tool_environment
+                           grid, parse_slice, slice_of, summarize, summary_of_record, sweep_points)
+from tests.conftest import REPO, TINY_PARAMS, tiny_dvc_workspace, tool_environment
 
 
 def state(name, beta, kl, seed=0, experiments=None):
@@ -81,23 +81,83 @@ def test_a_difference_counts_only_beyond_two_pooled_seed_sds():
         compare(summary, 1.0, 2.0)
 
 
+def test_the_summary_reads_back_from_the_sweep_record_as_written():
+    points = [point(1.0, s, test_mse=v, kl_nats=10.0) for s, v in enumerate([0.010, 0.012, 0.014])]
+    summary = summarize(points)
+    record = json.loads(json.dumps({"summary": {f"{beta:g}": {name: vars(spread) for name, spread in metrics.items()}
+                                                for beta, metrics in summary.items()}}))
+    assert summary_of_record(record) == summary
+
+
+def test_compare_from_the_command_line_says_which_metrics_differ_beyond_the_seed_spread(tmp_path):
+    spreads = {"1": {"test_mse": {"mean": 0.012, "sd": 0.0002, "count": 3},
+                     "kl_nats": {"mean": 6.0, "sd": 0.5, "count": 3}},
+               "5": {"test_mse": {"mean": 0.017, "sd": 0.0003, "count": 3},
+                     "kl_nats": {"mean": 6.4, "sd": 0.4, "count": 3}}}
+    record = tmp_path / "sweep.json"
+    record.write_text(json.dumps({"summary": spreads}))
+    command = [sys.executable, "scripts/beta_sweep.py", "--output", str(record), "--compare"]
+    shown = subprocess.run([*command, "1", "5"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    lines = {line.split()[0]: line for line in shown.splitlines()[2:]}
+    assert lines["test_mse"].endswith("yes") and lines["kl_nats"].endswith("no: within seed spread")
+    missing = subprocess.run([*command, "1", "2"], cwd=REPO, capture_output=True, text=True)
+    assert missing.returncode == 1 and "beta 2 is not in the sweep" in missing.stderr
+    absent = subprocess.run([*command[:3], str(tmp_path / "none.json"), "--compare", "1", "5"], cwd=REPO,
+                            capture_output=True, text=True)
+    assert absent.returncode == 1 and "run the sweep first" in absent.stderr
+
+
+@pytest.fixture
+def directory_remote(tmp_path):
+    """A local directory as the shared DVC remote: its url, `dvc remote modify` settings, environment, and a
+    count of the files stored in it."""
+    storage = tmp_path / "dvc-storage"
+    yield str(storage), {}, {}, lambda: sum(path.is_file() for path in storage.rglob("*"))
+
+
+@pytest.fixture
+def s3_remote():
+    """An S3 bucket on moto's server on loopback, started here and stopped after the test."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        credentials = {"AWS_ACCESS_KEY_ID": "sweep-test", "AWS_SECRET_ACCESS_KEY": "sweep-test",
+                       "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1,localhost"}
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="sweep-test",
+                          aws_secret_access_key="sweep-test", region_name="us-east-1")
+        s3.create_bucket(Bucket="betavae-sweep")
+        yield ("s3://betavae-sweep/cache", {"endpointurl": endpoint}, credentials,
+               lambda: s3.list_objects_v2(Bucket="betavae-sweep").get("KeyCount", 0))
+    finally:
+        server.stop()
+
+
 @pytest.mark.slow
-def test_two_slices_on_two_clones_and_a_collector_share_a_sweep_through_git_and_dvc_remotes(tmp_path):
-    """A bare git repository is the shared origin, a local directory the shared DVC remote."""
-    env = tool_environment()
+@pytest.mark.parametrize("remote", ["directory_remote", "s3_remote"])
+def test_two_slices_on_two_clones_and_a_collector_share_a_sweep_through_git_and_dvc_remotes(tmp_path, remote,
+                                                                                         request):
+    """A bare git repository is the shared origin; the shared DVC remote is a directory or an S3 bucket."""
+    url, settings, credentials, stored_files = request.getfixturevalue(remote)
+    env = tool_environment(**credentials)
 
     def run(cwd, *command):
         result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
         assert result.returncode == 0, f"{command} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
         return result
 
-    origin, storage, seed_repo = tmp_path / "origin.git", tmp_path / "dvc-storage", tmp_path / "seed"
+    origin, seed_repo = tmp_path / "origin.git", tmp_path / "seed"
     run(tmp_path, "git", "init", "-q", "--bare", "--initial-branch=main", str(origin))
     seed_repo.mkdir()
     tiny_dvc_workspace(seed_repo, TINY_PARAMS)
     run(seed_repo, "git", "init", "-q", "-b", "main")
     run(seed_repo, "dvc", "init", "-q")
-    run(seed_repo, "dvc", "remote", "add", "-d", "shared", str(storage))
+    run(seed_repo, "dvc", "remote", "add", "-d", "shared", url)
+    for key, value in settings.items():
+        run(seed_repo, "dvc", "remote", "modify", "shared", key, value)
     run(seed_repo, "git", "add", "-A")
     run(seed_repo, "git", "commit", "-qm", "tiny pipeline")
     run(seed_repo, "git", "remote", "add", "origin", str(origin))
@@ -111,13 +171,14 @@ def test_two_slices_on_two_clones_and_a_collector_share_a_sweep_through_git_and_
     for index, name in enumerate(("one", "two"), start=1):
         run(machines[name], sys.executable, "scripts/beta_sweep.py", *sweep, "--slice", f"{index}/2",
             "--push", "origin")
+    assert stored_files() > 0  # the slices' outputs went to the shared remote
     result = run(machines["collector"], sys.executable, "scripts/beta_sweep.py", *sweep, "--collect",
                  "--pull", "origin", "--output", "sweep.json", "--figure", "sweep.png")
 
     record = json.loads((machines["collector"] / "sweep.json").read_text())
     names = {experiment_name(beta, seed) for beta in (0.5, 4.0) for seed in (0, 1)}
     assert set(record["runs"]) == names, result.stdout
-    assert all("test_mse" in run_["metrics"] for run_ in record["runs"].values())
+    assert all("test_mse" in run_["metrics"] and "precision" in run_["platform"] for run_ in record["runs"].values())
     assert set(record["summary"]) == {"0.5", "4"} and record["summary"]["4"]["test_mse"]["count"] == 2
     assert set(record["udr"]) == {"0.5", "4"} and all(0 <= u["udr"] <= 1 for u in record["udr"].values())
     assert (machines["collector"] / "sweep.png").stat().st_size > 10_000
