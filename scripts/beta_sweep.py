@@ -9,7 +9,7 @@
 
 Each (beta, seed) runs `dvc exp run -S train.beta=B -S train.seed=S --name sweep-beta-B-seed-S` in the
 workspace (no queue worker: sequential is what 2 cores do best), and the workspace is put back to the
-commit afterwards; a cell that already ran with the same code and params restores from DVC's run cache.
+commit afterwards; an experiment already recorded on this commit is kept, so an interrupted sweep resumes.
 `--push REMOTE` sends the slice's experiments to the git remote and their outputs to the default DVC
 remote (`dvc exp push`); `--pull REMOTE` fetches them (`dvc exp pull`). Every machine must be on the same
 commit with the same --betas and --seeds.
@@ -44,7 +44,7 @@ def estimate(count: int) -> str:
     kind = instruction_set()
     minutes = MINUTES_PER_EXPERIMENT.get(kind, MINUTES_OTHERWISE) * load_params(REPO / "params.yaml").train.epochs / 20
     return (f"{count} experiments, each a whole training run: about {minutes:.0f} min each on 2 cores of this "
-            f"CPU ({kind}), {count * minutes / 60:.1f} h in all; an experiment in DVC's run cache takes seconds.")
+            f"CPU ({kind}), {count * minutes / 60:.1f} h in all; experiments already recorded here are kept.")
 
 
 def run_cells(cells: list[tuple[float, int]]) -> None:
