@@ -32,7 +32,8 @@ DEFAULT_BETAS = (0.5, 1.0, 2.0, 5.0, 10.0)
 DEFAULT_SEEDS = (0, 1, 2)
 
 
-# Minutes per experiment at 20 epochs on 2 CPU cores, measured per kind of CPU (see docs/performance.md).
+# Minutes per experiment (train, evaluate, figures) at 20 epochs on 2 CPU cores, per kind of CPU: the sweep of
+# metrics/beta_sweep.json on AMD EPYC Zen 4; an earlier 5-beta sweep on Intel AMX; an AVX2-only AMD EPYC.
 MINUTES_PER_EXPERIMENT = {"AMX": 3.5, "AVX512-BF16": 7.0}
 MINUTES_OTHERWISE = 15.0  # AVX2 only
 
