@@ -1,4 +1,4 @@
-"""What every stage script shares: its arguments, its params, and clean error exits."""
+"""What every stage script shares: its path arguments and clean error exits (its params: betavae.params)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,15 @@ from typing import Callable, Sequence
 from tqdm import tqdm
 
 from betavae.errors import BetaVAEError
-from betavae.params import Params, load_params
-
-
-def parse_stage_args(argv: Sequence[str] | None, description: str,
-                     paths: Sequence[str]) -> tuple[argparse.Namespace, Params]:
-    """Positional paths as dvc.yaml passes them, plus --params; params are validated here."""
-    parser = _path_parser(description, paths)
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    args = parser.parse_args(argv)
-    return args, load_params(args.params)
 
 
 def parse_paths(argv: Sequence[str] | None, description: str, paths: Sequence[str]) -> argparse.Namespace:
     """Positional paths only, for a stage that uses no params."""
-    return _path_parser(description, paths).parse_args(argv)
+    return path_parser(description, paths).parse_args(argv)
 
 
-def _path_parser(description: str, paths: Sequence[str]) -> argparse.ArgumentParser:
+def path_parser(description: str, paths: Sequence[str]) -> argparse.ArgumentParser:
+    """A parser of the positional paths that dvc.yaml passes a stage, in order."""
     parser = argparse.ArgumentParser(description=description)
     for name in paths:
         parser.add_argument(name)
@@ -45,6 +36,10 @@ def run_stage(main: Callable[[Sequence[str] | None], None]) -> None:
         _close_progress_bars()
         print(f"{error.label}: {error}", file=sys.stderr)
         sys.exit(error.exit_code)
+    except OSError as error:  # a failed read or write outside betavae.io, e.g. torchbearer's own log file
+        _close_progress_bars()
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(BetaVAEError.exit_code)
 
 
 def _close_progress_bars() -> None:

@@ -16,6 +16,10 @@ class DataError(BetaVAEError):
     """The dataset could not be fetched, or a data file is missing or corrupt."""
 
 
+class WriteError(BetaVAEError):
+    """An output file could not be written (a full disk, no permission); the old file is left as it was."""
+
+
 class TrainingError(BetaVAEError):
     """Training cannot go on, e.g. the loss stopped being finite."""
 

@@ -18,6 +18,7 @@ import math
 import torch
 from tqdm import tqdm
 
+from betavae.activity import active_units, is_collapsed
 from betavae.classifier import Classifier
 from betavae.classifier import features as classifier_features
 from betavae.data import binarize_once
@@ -26,7 +27,6 @@ from betavae.model import BetaVAE, reparameterize
 from betavae.params import DataParams, EvaluateParams
 from betavae.probes import frechet_distance, knn_accuracy, linear_probe_accuracy
 
-ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): unit i is active if Cov_x(E_q[z_i]) > 0.01
 
 
 @torch.no_grad()
@@ -97,19 +97,11 @@ def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return kl_divergence_per_dimension(mu, logvar).mean(dim=0)
 
 
-def unit_activity(mu: torch.Tensor) -> torch.Tensor:
-    """Cov_x(E_q[z_d]) of each latent dimension: the variance of the posterior means, [N, D] -> [D]."""
-    return mu.var(dim=0)
-
-
-def active_units(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
-    return int((unit_activity(mu) > threshold).sum())
-
-
 def latent_metrics(mu: torch.Tensor, logvar: torch.Tensor) -> dict:
-    """KL per latent dimension (z00, z01, ...) and the number of active units."""
+    """KL per latent dimension (z00, z01, ...), the number of active units, and whether that is a collapse."""
     per_dimension = kl_per_dimension(mu, logvar)
-    return {"active_units": active_units(mu),
+    active = active_units(mu)
+    return {"active_units": active, "posterior_collapse": is_collapsed(active),
             "kl_per_dimension": {f"z{d:02d}": value for d, value in enumerate(per_dimension.tolist())}}
 
 

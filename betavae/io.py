@@ -1,4 +1,8 @@
-"""Atomic file output: a file appears under its final name only once it is complete."""
+"""Atomic file output: a file appears under its final name only once it is complete.
+
+A write that fails (a full disk, no permission) raises WriteError naming the file: the file under its
+final name keeps its old content, and no temporary file is left beside it.
+"""
 
 from __future__ import annotations
 
@@ -12,21 +16,33 @@ from typing import IO, Any, Iterator
 
 import torch
 
+from betavae.errors import WriteError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it into place if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(temporary, 0o644)  # mkstemp creates 0600
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise WriteError(_cannot_write(path, error)) from None
+    try:
+        os.close(fd)
+        os.chmod(temporary, 0o644)  # mkstemp creates 0600
         yield Path(temporary)
         os.replace(temporary, path)
+    except OSError as error:
+        raise WriteError(_cannot_write(path, error)) from None
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def _cannot_write(path: Path, error: OSError) -> str:
+    kept = "its previous content is kept" if path.exists() else "nothing was written"
+    return f"cannot write {path}: {error.strerror or error}; {kept}"
 
 
 @contextlib.contextmanager

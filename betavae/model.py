@@ -10,6 +10,7 @@ Plain PyTorch: loading and using a trained model needs torch and this package, n
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import torch
@@ -21,10 +22,10 @@ from betavae.io import save_torch
 from betavae.objective import RECONSTRUCTION_LOSSES, decoder_mean
 from betavae.params import ModelConfig, parse_model_config
 
-# Version 2: {"format_version", "config", "loss", "state_dict"} (version 1 had no "loss"). Raise it when
-# the layout or the meaning of the weights changes, and teach load_model to read (or refuse, with a
-# message) the older versions.
-CHECKPOINT_VERSION = 2
+# Version 3: {"format_version", "config", "loss", "state_dict", "digest"} (version 2 had no "digest", version
+# 1 no "loss"). Raise it when the layout or the meaning of the weights changes, and teach load_model to read
+# (or refuse, with a message) the older versions.
+CHECKPOINT_VERSION = 3
 
 IMAGE_SIZE = 28
 PADDED_SIZE = 32  # three stride-2 convs halve 32 -> 16 -> 8 -> 4
@@ -94,17 +95,29 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
     return mu + torch.exp(0.5 * logvar) * eps
 
 
+def state_dict_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}:".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save_checkpoint(model: BetaVAE, path: str | Path) -> None:
-    """Save the weights with the config that rebuilds the model (loads with weights_only=True)."""
+    """Save the weights with the config that rebuilds the model and their digest (loads with weights_only=True)."""
+    state_dict = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     checkpoint = {"format_version": CHECKPOINT_VERSION, "config": dataclasses.asdict(model.config), "loss": model.loss,
-                  "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}
+                  "state_dict": state_dict, "digest": state_dict_digest(state_dict)}
     save_torch(checkpoint, path)
 
 
 def load_model(path: str | Path) -> BetaVAE:
     """Rebuild a BetaVAE from a checkpoint written by save_checkpoint, in eval mode on the CPU.
 
-    The weights are laid out channels-last, which doubles the speed of CPU inference.
+    The weights are laid out channels-last, which doubles the speed of CPU inference. A file whose tensors
+    do not match the digest saved with them (a flipped bit, a truncated copy) is refused.
     """
     path = Path(path)
     if not path.is_file():
@@ -120,7 +133,11 @@ def load_model(path: str | Path) -> BetaVAE:
                         f"release that wrote it")
     try:
         model = BetaVAE(parse_model_config(checkpoint["config"]), checkpoint["loss"])
-        model.load_state_dict(checkpoint["state_dict"])
+        state_dict, digest = checkpoint["state_dict"], checkpoint["digest"]
+        model.load_state_dict(state_dict)
     except Exception as error:
         raise DataError(f"{path} is not a valid beta-VAE checkpoint: {error}") from None
+    if state_dict_digest(state_dict) != digest:
+        raise DataError(f"{path} is corrupt: its weights do not match the digest saved with them; "
+                        f"restore it with `dvc checkout models/model.pt` or re-run `dvc repro train`")
     return model.to(memory_format=torch.channels_last).eval()

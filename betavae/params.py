@@ -6,16 +6,18 @@ to a default. Errors name the key, the value and what is allowed.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
 import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
+from betavae.cli import path_parser
 from betavae.errors import ParamsError
 
 
@@ -53,6 +55,7 @@ class TrainParams:
     epochs: int = _rule(low=1, high=100000)
     batch_size: int = _rule(low=1, high=1000000)
     lr: float = _rule(above=0.0, high=10.0)
+    lr_warmup_steps: int = _rule(low=0, high=10000000)
     lr_schedule: str = _rule(choices=("constant", "cosine"))
     loss: str = _rule(choices=("bce", "continuous_bernoulli", "mse"))
     val_size: int = _rule(low=1, high=1000000)
@@ -209,3 +212,12 @@ def _check_rule(key: str, value: Any, rule: Any) -> None:
         raise ParamsError(f"{key} must be > {rule['above']}, got {value!r}")
     if rule.get("high") is not None and value > rule["high"]:
         raise ParamsError(f"{key} must be <= {rule['high']}, got {value!r}")
+
+
+def parse_stage_args(argv: Sequence[str] | None, description: str,
+                     paths: Sequence[str]) -> tuple[argparse.Namespace, Params]:
+    """A stage's positional paths as dvc.yaml passes them, plus --params; the params are validated here."""
+    parser = path_parser(description, paths)
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    args = parser.parse_args(argv)
+    return args, load_params(args.params)

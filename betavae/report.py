@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 from betavae.data import CLASSES
-from betavae.evaluation import ACTIVE_UNIT_THRESHOLD, encode_all, kl_per_dimension, unit_activity
+from betavae.activity import ACTIVE_UNIT_THRESHOLD, unit_activity
+from betavae.evaluation import encode_all, kl_per_dimension
 from betavae.figures import (save_kl_per_dimension_figure, save_latent_space_figure, save_reconstruction_figure,
                              save_training_curves, save_traversal_figure)
 from betavae.latent import first_of_each_class, pca_2d, traverse

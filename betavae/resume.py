@@ -50,10 +50,13 @@ def code_files(entry: str | Path) -> list[Path]:
 
 
 def fingerprint(images: torch.Tensor, settings: Sequence[object], code: Sequence[Path]) -> str:
-    """SHA-256 of the training images, the settings (dataclasses), the code files and torch's version."""
+    """SHA-256 of the training images, the settings (dataclasses), the code files, torch's version, and
+    the thread count and CPU kernels in force: everything that decides the bits of the run."""
     digest = hashlib.sha256()
     digest.update(images.detach().cpu().contiguous().numpy().tobytes())
     digest.update(json.dumps([dataclasses.asdict(s) for s in settings], sort_keys=True, default=str).encode())
+    digest.update(json.dumps({"threads": torch.get_num_threads(),
+                              "kernels": torch.backends.cpu.get_cpu_capability()}).encode())
     for source in code:
         digest.update(source.relative_to(ROOT).as_posix().encode() + source.read_bytes())
     digest.update(torch.__version__.encode())

@@ -8,6 +8,8 @@ StateAdapter puts them. This module is the only place the model meets torchbeare
 from __future__ import annotations
 
 import contextlib
+import math
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -18,6 +20,7 @@ from torch import nn
 from torchbearer import Trial, callbacks, metrics
 
 from betavae import resume
+from betavae.activity import active_units, collapse_warning
 from betavae.batches import TensorBatches
 from betavae.compute import CPU_FP32, Autocast, Compute
 from betavae.errors import ParamsError, TrainingError
@@ -86,18 +89,32 @@ def split_train_val(images: torch.Tensor, val_size: int, seed: int) -> tuple[tor
     return images[order[val_size:]], images[order[:val_size]]
 
 
-class CosineSchedule(callbacks.Callback):
-    """Anneals the learning rate from train.lr to 0 over total_steps batches (cosine).
+def lr_factor(step: int, total_steps: int, warmup_steps: int, cosine: bool) -> float:
+    """The learning rate of a training step as a fraction of train.lr.
 
-    torchbearer's own CosineAnnealingLR cannot resume when stepped per batch; this one keeps the
-    scheduler's state in the Trial's state_dict.
+    A linear warm-up over the first warmup_steps batches, (step + 1) / warmup_steps, times the cosine
+    annealing from 1 to 0 over total_steps, (1 + cos(pi * step / total_steps)) / 2, or times 1 for constant.
+    """
+    warmup = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+    return warmup * (0.5 * (1.0 + math.cos(math.pi * step / total_steps)) if cosine else 1.0)
+
+
+class LearningRateSchedule(callbacks.Callback):
+    """Sets Adam's learning rate before every batch from lr_factor, and resumes with the Trial.
+
+    The warm-up is what keeps the encoder alive: Adam's first updates have a near-unit size per weight
+    whatever the gradient's scale, and at the full train.lr they can switch off most of the encoder's
+    ReLU units within the first 50 batches, for good (no active latent unit at the end; docs/pipeline.md).
+    torchbearer's own schedulers cannot resume when stepped per batch; this one keeps its state in the
+    Trial's state_dict.
     """
 
-    def __init__(self, total_steps: int):
-        self.total_steps, self.scheduler, self.saved = total_steps, None, None
+    def __init__(self, total_steps: int, warmup_steps: int, cosine: bool):
+        self.factor = lambda step: lr_factor(step, total_steps, warmup_steps, cosine)
+        self.scheduler, self.saved = None, None
 
     def on_start(self, state: dict) -> None:
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(state[torchbearer.OPTIMIZER], self.total_steps)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(state[torchbearer.OPTIMIZER], self.factor)
         if self.saved:
             self.scheduler.load_state_dict(self.saved)
 
@@ -107,16 +124,14 @@ class CosineSchedule(callbacks.Callback):
     def state_dict(self) -> dict:
         return self.scheduler.state_dict() if self.scheduler else {}
 
-    def load_state_dict(self, state_dict: dict) -> CosineSchedule:
+    def load_state_dict(self, state_dict: dict) -> LearningRateSchedule:
         self.saved = state_dict
         return self
 
 
-def lr_schedule(params: TrainParams, steps_per_epoch: int) -> list[callbacks.Callback]:
-    """constant: Adam at train.lr throughout; cosine: annealed from train.lr to 0, stepped per batch."""
-    if params.lr_schedule == "cosine":
-        return [CosineSchedule(params.epochs * steps_per_epoch)]
-    return []
+def lr_schedule(params: TrainParams, steps_per_epoch: int) -> LearningRateSchedule:
+    """train.lr_warmup_steps of linear warm-up, then constant at train.lr or cosine-annealed to 0 (train.lr_schedule)."""
+    return LearningRateSchedule(params.epochs * steps_per_epoch, params.lr_warmup_steps, params.lr_schedule == "cosine")
 
 
 @callbacks.on_criterion
@@ -159,7 +174,7 @@ def train(images: torch.Tensor, config: ModelConfig, params: TrainParams, log_pa
                       reconstruction_criterion(params.loss),
                       metrics=[metrics.mean(torchbearer.LOSS), metrics.mean(RECONSTRUCTION), metrics.mean(KL)],
                       callbacks=[beta_kl_term(params.beta, params.kl_warmup_epochs), stop_on_non_finite_loss,
-                                 *lr_schedule(params, len(batches)),
+                                 lr_schedule(params, len(batches)),
                                  callbacks.CSVLogger(str(log), append=checkpoint is not None,
                                                      write_header=checkpoint is None),
                                  resume.EpochCheckpoint(work, tag, batches.generator)],
@@ -171,7 +186,18 @@ def train(images: torch.Tensor, config: ModelConfig, params: TrainParams, log_pa
         trial.to(compute.device).run(epochs=params.epochs)
         with atomic_write(log_path, "wb") as f:
             f.write(log.read_bytes())
-    return model.to("cpu", memory_format=torch.contiguous_format).eval()
+    model = model.to("cpu", memory_format=torch.contiguous_format).eval()
+    warn_on_collapse(model, val_images.cpu())
+    return model
+
+
+@torch.no_grad()
+def warn_on_collapse(model: BetaVAE, val_images: torch.Tensor) -> None:
+    """Print one warning line if the trained model's posterior has collapsed on the validation images."""
+    mu = torch.cat([model.encode(batch)[0] for batch in val_images.split(1000)])
+    warning = collapse_warning(active_units(mu), model.config.latent_dim, "validation images")
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 @contextlib.contextmanager

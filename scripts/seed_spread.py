@@ -1,88 +1,93 @@
-"""Measure how much every metric moves between seeds at the default params (the cross-platform yardstick).
+"""Run the pipeline at the default params with other seeds, as DVC experiments: the seed spread.
 
-    python scripts/seed_spread.py                # seeds 0-4; a seed takes ~15 min on 2 AVX2 cores (fp32)
-    python scripts/seed_spread.py --seeds 0 1 2 3 4 5 6
+    python scripts/seed_spread.py --seeds 0 1 2 3 4 5 6 7 8 9          # this CPU's own kernels
+    python scripts/seed_spread.py --seeds 0 1 2 3 4 --avx2            # the kernels of an AVX2-only CPU, fp32
 
-For each seed s, the classifier, train and evaluate stages run as their own scripts, in a scratch
-directory, with params.yaml as committed except classifier.seed, train.seed and evaluate.seed = s: a
-run on another CPU is like a run with other seeds, since different rounding early on sends training
-down another path. Writes metrics/seed_spread.json: every seed's metrics as the stages wrote them,
-with the platform and commit they were measured on. `make check-repro` derives its tolerances from it;
-`python scripts/docs.py` shows it as a table in docs/reproducibility.md.
+Seed s runs `dvc exp run -S classifier.seed=s -S train.seed=s -S evaluate.seed=s --name seed-s`: a run on
+another CPU is like a run with other seeds, since different rounding early on sends training down
+another path. `--avx2` pins torch, oneDNN and MKL to their AVX2 kernels (ATEN_CPU_CAPABILITY,
+ONEDNN_MAX_CPU_ISA, MKL_CBWR) with compute.precision fp32: close to what an AVX2-only machine computes,
+not to the bit. Experiments are recorded as they finish, and those already recorded on this commit are
+kept, so an interrupted run resumes where it stopped.
+
+Writes metrics/seed_spread.json (or metrics/seed_spread_avx2.json): every seed's metrics as the stages
+wrote them, with its platform record, the command and the commit. `make check-repro` derives its
+tolerances from metrics/seed_spread.json; `python scripts/docs.py` shows both files as tables (test MSE,
+KL, active units, collapse) in docs/reproducibility.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "data" / "fashion_mnist"
-SEEDED = (("classifier", "seed"), ("train", "seed"), ("evaluate", "seed"))
+SEEDED = ("classifier.seed", "train.seed", "evaluate.seed")
+AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 
 
-def params_with_seed(seed: int) -> dict:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    for section, key in SEEDED:
-        params[section][key] = seed
-    return params
+def experiment_name(seed: int, avx2: bool) -> str:
+    return f"seed-{seed}-avx2" if avx2 else f"seed-{seed}"
 
 
-def run_stage(name: str, *args: str | Path) -> None:
-    subprocess.run([sys.executable, "-m", f"stages.{name}", *map(str, args)], cwd=REPO, check=True)
+def settings(seed: int, avx2: bool) -> list[str]:
+    return [f"{key}={seed}" for key in SEEDED] + (["compute.precision=fp32"] if avx2 else [])
 
 
-def run_seed(seed: int, scratch: Path) -> dict:
-    """classifier, train and evaluate with every seed set to `seed`; returns their metrics files' content."""
-    work = scratch / f"seed-{seed}"
-    work.mkdir()
-    params = work / "params.yaml"
-    params.write_text(yaml.safe_dump(params_with_seed(seed), sort_keys=False))
-    run_stage("classifier", DATA, work / "classifier.pt", work / "classifier.json", "--params", params)
-    run_stage("train", DATA, work / "model.pt", work / "training.csv", work / "platform.json", work / "resume",
-              "--params", params)
-    run_stage("evaluate", work / "model.pt", work / "classifier.pt", DATA, work / "eval.json", "--params", params)
-    return {"metrics/classifier.json": json.loads((work / "classifier.json").read_text()),
-            "metrics/eval.json": json.loads((work / "eval.json").read_text())}
+def collect(names: dict[int, str]) -> tuple[dict, dict]:
+    """The recorded experiments' metrics, {seed: {metrics file: content}}, and where each ran, {seed:
+    {"experiment", "rev", "platform"}}."""
+    from betavae.sweep import exp_show, experiment_results, read_experiment_json
+    results = experiment_results(exp_show(REPO), list(names.values()))
+    metrics, runs = {}, {}
+    for seed, name in names.items():
+        rev = results[name]["rev"]
+        metrics[str(seed)] = {"metrics/eval.json": results[name]["metrics"],
+                              "metrics/classifier.json": read_experiment_json(REPO, "metrics/classifier.json", rev)}
+        runs[str(seed)] = {"experiment": name, "rev": rev,
+                           "platform": read_experiment_json(REPO, "metrics/platform.json", rev)}
+    return metrics, runs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--output", default=str(REPO / "metrics" / "seed_spread.json"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
+    parser.add_argument("--avx2", action="store_true", help="pin the AVX2 kernels and fp32 (module docstring)")
+    parser.add_argument("--output", help="default: metrics/seed_spread.json, or metrics/seed_spread_avx2.json")
     args = parser.parse_args()
     if len(args.seeds) < 3:
         parser.error("a spread needs at least 3 seeds")
-    if not DATA.is_dir():
-        sys.exit(f"error: {DATA} is missing; run `dvc repro download` first")
+    output = Path(args.output or REPO / "metrics" / ("seed_spread_avx2.json" if args.avx2 else "seed_spread.json"))
     sys.path.insert(0, str(REPO))
     from betavae.io import write_json
-    from betavae.machine import platform_record
-    from betavae.params import load_params
-    from betavae.sweep import head_commit
+    from betavae.sweep import head_commit, run_experiments
 
-    runs = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        for done, seed in enumerate(args.seeds):
-            started = time.monotonic()
-            print(f"== seed {seed} ({done + 1} of {len(args.seeds)})", flush=True)
-            runs[str(seed)] = run_seed(seed, Path(scratch))
-            print(f"== seed {seed} took {time.monotonic() - started:.0f} s", flush=True)
-    write_json(args.output, {
-        "command": "python scripts/seed_spread.py --seeds " + " ".join(map(str, args.seeds)),
+    if args.avx2:
+        os.environ.update(AVX2_KERNELS)  # the dvc exp run subprocesses inherit them
+    names = {seed: experiment_name(seed, args.avx2) for seed in args.seeds}
+    try:
+        run_experiments(REPO, {names[seed]: settings(seed, args.avx2) for seed in args.seeds})
+        metrics, runs = collect(names)
+    except subprocess.CalledProcessError as error:
+        sys.exit(f"error: `{' '.join(error.cmd[2:])}` failed (exit status {error.returncode})")
+    write_json(output, {
+        "command": "python scripts/seed_spread.py --seeds " + " ".join(map(str, args.seeds))
+                   + (" --avx2" if args.avx2 else ""),
         "commit": head_commit(REPO),
-        "varied": [f"{section}.{key}" for section, key in SEEDED],
-        "platform": platform_record(load_params(REPO / "params.yaml").compute),
-        "seeds": runs,
+        "environment": AVX2_KERNELS if args.avx2 else {},
+        "varied": list(SEEDED),
+        "platform": runs[str(args.seeds[0])]["platform"],
+        "seeds": metrics,
+        "runs": runs,
     })
-    print(f"wrote {args.output}")
+    for seed, files in metrics.items():
+        run = files["metrics/eval.json"]
+        print(f"seed {seed}: test MSE {run['test_mse']:.5f}, KL {run['kl_nats']:.3g} nats, "
+              f"{run['active_units']} active units{', COLLAPSED' if run['posterior_collapse'] else ''}")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Sequence
 
 from betavae.classifier import predict, save_classifier, train_classifier
-from betavae.cli import parse_stage_args, run_stage
+from betavae.cli import run_stage
 from betavae.compute import configure
 from betavae.data import load_images
 from betavae.io import write_json
+from betavae.params import parse_stage_args
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -3,15 +3,18 @@ KL per dimension, active units, probes, sample quality."""
 
 from __future__ import annotations
 
+import sys
 from typing import Sequence
 
+from betavae.activity import collapse_warning
 from betavae.classifier import load_classifier
-from betavae.cli import parse_stage_args, run_stage
+from betavae.cli import run_stage
 from betavae.compute import configure
 from betavae.data import load_images
 from betavae.evaluation import full_evaluation
 from betavae.io import write_json
 from betavae.model import load_model
+from betavae.params import parse_stage_args
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -23,6 +26,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     metrics = full_evaluation(model, classifier, train, test, params.evaluate, params.data)
     write_json(args.metrics_json, metrics)
     print(", ".join(f"{name} {value:.5g}" for name, value in metrics.items() if isinstance(value, (int, float))))
+    warning = collapse_warning(metrics["active_units"], model.config.latent_dim, "test images")
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from betavae.cli import parse_stage_args, run_stage
+from betavae.cli import run_stage
 from betavae.compute import configure
 from betavae.data import CLASSES, load_images
 from betavae.figures import save_interpolation_figure
 from betavae.latent import interpolation_rows
 from betavae.model import load_model
+from betavae.params import parse_stage_args
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from betavae.cli import parse_stage_args, run_stage
+from betavae.cli import run_stage
 from betavae.compute import configure
 from betavae.figures import save_image_grid
 from betavae.latent import sample_prior
 from betavae.model import load_model
+from betavae.params import parse_stage_args
 
 
 def main(argv: Sequence[str] | None = None) -> None:

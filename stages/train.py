@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Sequence
 
 from betavae import resume
-from betavae.cli import parse_stage_args, run_stage
+from betavae.cli import run_stage
 from betavae.compute import configure
 from betavae.data import load_images
 from betavae.errors import Interrupted
 from betavae.io import write_json
 from betavae.machine import platform_record
 from betavae.model import save_checkpoint
+from betavae.params import parse_stage_args
 from betavae.training import train
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from betavae.cli import parse_stage_args, run_stage
+from betavae.cli import run_stage
 from betavae.compute import configure
 from betavae.data import load_images
 from betavae.model import load_model
+from betavae.params import parse_stage_args
 from betavae.report import TestSetView, draw_all
 
 FIGURES = ["reconstructions", "traversals", "latent_space", "kl_per_dimension", "training_curves"]

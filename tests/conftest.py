@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 TINY_PARAMS = {
     "data": {"binarize": False, "binarize_seed": 0},
     "model": {"latent_dim": 3, "channels": [4, 4, 8], "hidden_dim": 16},
-    "train": {"beta": 2.0, "kl_warmup_epochs": 1, "epochs": 1, "batch_size": 32, "lr": 1.0e-3, "lr_schedule": "cosine", "loss": "bce", "val_size": 20, "seed": 0},
+    "train": {"beta": 2.0, "kl_warmup_epochs": 1, "epochs": 1, "batch_size": 32, "lr": 1.0e-3, "lr_warmup_steps": 2, "lr_schedule": "cosine", "loss": "bce", "val_size": 20, "seed": 0},
     "compute": {"threads": 1, "device": "cpu", "precision": "fp32"},
     "classifier": {"epochs": 1, "batch_size": 64, "lr": 1.0e-3, "seed": 0},
     "evaluate": {"batch_size": 16, "seed": 0, "iwae_samples": 4, "knn_neighbours": 3, "prior_samples": 20},

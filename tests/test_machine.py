@@ -2,11 +2,13 @@
 
 import pytest
 
-from betavae.machine import (PLATFORM_CLASS, cpu_vendor_and_model, instruction_set, platform_differences,
+from betavae.machine import (PLATFORM_CLASS, cpu_family, cpu_vendor_and_model, instruction_set, platform_differences,
                              platform_record, same_platform_class)
 
 CPUINFO = """processor\t: 0
 vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
 model name\t: AMD EPYC 9R14
 flags\t\t: fpu avx2
 
@@ -18,6 +20,12 @@ model name\t: AMD EPYC 9R14
 
 def test_vendor_and_model_come_from_cpuinfo():
     assert cpu_vendor_and_model(CPUINFO) == ("AuthenticAMD", "AMD EPYC 9R14")
+
+
+def test_the_cpu_family_tells_generations_with_one_model_name_apart():
+    assert cpu_family(CPUINFO) == "family 25, model 17"
+    assert cpu_family(CPUINFO.replace(": 25", ": 26").replace(": 17", ": 2")) == "family 26, model 2"
+    assert cpu_family("vendor_id\t: ARM\n") is None
 
 
 def test_the_record_names_everything_that_decides_the_bits(params):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from betavae.errors import DataError, ParamsError
-from betavae.model import CHECKPOINT_VERSION, BetaVAE, load_model, reparameterize, save_checkpoint
+from betavae.model import CHECKPOINT_VERSION, BetaVAE, load_model, reparameterize, save_checkpoint, state_dict_digest
 from betavae.objective import continuous_bernoulli_mean
 from tests.conftest import REPO
 
@@ -106,3 +106,25 @@ def test_the_readme_three_lines_load_a_model_without_torchbearer(tmp_path, tiny_
             f"assert images.shape == (16, 1, 28, 28)\n"
             f"assert 'torchbearer' not in {{m.split('.')[0] for m in sys.modules if sys.modules[m] is not None}}\n")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_a_flipped_byte_in_the_weights_is_refused(tmp_path, tiny_model_config):
+    model = BetaVAE(tiny_model_config)
+    path = tmp_path / "model.pt"
+    save_checkpoint(model, path)
+    weights = model.decoder[2].weight.detach().contiguous().numpy().tobytes()
+    data = bytearray(path.read_bytes())
+    start = bytes(data).find(weights)
+    assert start > 0 and len(weights) > 100  # the tensor's bytes lie in the file as they are
+    data[start + len(weights) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="model.pt is corrupt: its weights do not match the digest"):
+        load_model(path)
+
+
+def test_the_digest_covers_names_and_shapes_not_just_bytes():
+    weights = torch.arange(6.0)
+    digest = state_dict_digest({"a": weights})
+    assert digest == state_dict_digest({"a": weights.clone()})
+    assert digest != state_dict_digest({"b": weights})
+    assert digest != state_dict_digest({"a": weights.view(2, 3)})

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from betavae.errors import ParamsError
-from betavae.params import load_params, parse_params
+from betavae.params import load_params, parse_params, parse_stage_args
 from tests.conftest import REPO
 
 
@@ -98,3 +98,10 @@ def test_missing_and_malformed_files_are_reported(tmp_path):
     (tmp_path / "bad.yaml").write_text("train: [unclosed")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(tmp_path / "bad.yaml")
+
+
+def test_stage_arguments_are_the_paths_in_order_plus_validated_params():
+    args, params = parse_stage_args(["a.pt", "b.json", "--params", str(REPO / "params.yaml")], "doc",
+                                    ["model", "metrics"])
+    assert (args.model, args.metrics) == ("a.pt", "b.json")
+    assert params.train.beta == yaml.safe_load((REPO / "params.yaml").read_text())["train"]["beta"]

@@ -95,11 +95,24 @@ def test_interrupted_training_resumes_to_identical_results(tmp_path, uninterrupt
     assert (directory / "log.csv").read_bytes() == (uninterrupted / "log.csv").read_bytes()
 
 
+def test_the_fingerprint_covers_the_thread_count(params):
+    images, settings, code = torch.zeros(4, 1, 28, 28), (params.model, params.train), []
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = resume.fingerprint(images, settings, code)
+        torch.set_num_threads(2)
+        assert resume.fingerprint(images, settings, code) != one
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
-def test_a_checkpoint_with_other_params_is_not_resumed(tmp_path, uninterrupted):
+@pytest.mark.parametrize("section, key, value", [("train", "beta", 3.0), ("compute", "threads", 2)])
+def test_a_checkpoint_with_other_params_is_not_resumed(tmp_path, section, key, value):
     directory = setup_run(tmp_path, "changed")
     interrupt_after_two_epochs(directory, signal.SIGKILL)
-    changed = dict(PARAMS, train=dict(PARAMS["train"], beta=3.0))
+    changed = dict(PARAMS, **{section: dict(PARAMS[section], **{key: value})})
     (directory / "params.yaml").write_text(yaml.safe_dump(changed))
     result = finish(directory)
     assert "starting afresh" in result.stdout and "resuming" not in result.stdout
