@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean, stdev
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from betavae.errors import BetaVAEError, ParamsError
 from betavae.model import BetaVAE, load_model
@@ -90,10 +90,11 @@ def existing_experiments(repo: Path) -> set[str]:
     return set(run_dvc(repo, "exp", "list", "--name-only", capture=True).stdout.split())
 
 
-def run_experiment(repo: Path, name: str, settings: list[str]) -> None:
-    """`dvc exp run -S key=value ... --name name` in the workspace (no queue worker)."""
+def run_experiment(repo: Path, name: str, settings: list[str], targets: Sequence[str] = ()) -> None:
+    """`dvc exp run -S key=value ... --name name [targets]` in the workspace (no queue worker); with targets,
+    only those stages and what they depend on run."""
     options = [option for setting in settings for option in ("-S", setting)]
-    run_dvc(repo, "exp", "run", "--name", name, *options)
+    run_dvc(repo, "exp", "run", "--name", name, *options, *targets)
 
 
 def restore_workspace(repo: Path) -> None:
@@ -102,11 +103,13 @@ def restore_workspace(repo: Path) -> None:
                              text=True).stdout.split()
     if tracked:
         subprocess.run(["git", "checkout", "--", *tracked], cwd=repo, check=True)
-    run_dvc(repo, "checkout", "-q")
+    # --allow-missing: on a fresh machine the committed outputs need not be in the cache; the next run makes them
+    run_dvc(repo, "checkout", "-q", "--allow-missing")
 
 
-def run_experiments(repo: Path, experiments: dict[str, list[str]]) -> None:
-    """Run each named experiment (its -S settings) one after another, each from the committed params.
+def run_experiments(repo: Path, experiments: dict[str, list[str]], targets: Sequence[str] = ()) -> None:
+    """Run each named experiment (its -S settings) one after another, each from the committed params and
+    results (uncommitted changes to them are put back first).
 
     An experiment already recorded on this commit is kept, so an interrupted run resumes. Progress and
     the time left are printed after each; the workspace is put back to the commit at the end.
@@ -120,11 +123,10 @@ def run_experiments(repo: Path, experiments: dict[str, list[str]]) -> None:
     started = time.monotonic()
     try:
         for done, (name, settings) in enumerate(todo.items()):
-            if done:
-                restore_workspace(repo)  # each experiment changes the committed params, not the last one's
+            restore_workspace(repo)  # each experiment changes the committed params, not the last one's
             print(f"== {done + 1} of {len(todo)}: {name} ({' '.join(settings) or 'the committed params'})",
                   flush=True)
-            run_experiment(repo, name, settings)
+            run_experiment(repo, name, settings, targets)
             elapsed = time.monotonic() - started
             left = elapsed / (done + 1) * (len(todo) - done - 1)
             print(f"== {done + 1} of {len(todo)} done after {elapsed / 60:.1f} min; about {left / 60:.0f} min left",

@@ -23,7 +23,7 @@ from betavae import resume
 from betavae.activity import active_units, collapse_warning
 from betavae.batches import TensorBatches
 from betavae.compute import CPU_FP32, Autocast, Compute
-from betavae.errors import ParamsError, TrainingError
+from betavae.errors import ParamsError, TrainingError, WriteError
 from betavae.io import atomic_write
 from betavae.model import BetaVAE
 from betavae.objective import kl_divergence, kl_term, kl_weight, reconstruction_loss
@@ -114,9 +114,13 @@ class LearningRateSchedule(callbacks.Callback):
         self.scheduler, self.saved = None, None
 
     def on_start(self, state: dict) -> None:
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(state[torchbearer.OPTIMIZER], self.factor)
+        optimizer = state[torchbearer.OPTIMIZER]
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.factor)
         if self.saved:
             self.scheduler.load_state_dict(self.saved)
+            # Loading the state does not set the optimizer's rate; it would stay at the warm-up's first one.
+            for group, base in zip(optimizer.param_groups, self.scheduler.base_lrs):
+                group["lr"] = base * self.factor(self.scheduler.last_epoch)
 
     def on_step_training(self, state: dict) -> None:
         self.scheduler.step()
@@ -183,7 +187,11 @@ def train(images: torch.Tensor, config: ModelConfig, params: TrainParams, log_pa
         if checkpoint is not None:
             done = resume.restore(trial, checkpoint, batches.generator, log)
             print(f"resuming from {work} after epoch {done} of {params.epochs}")
-        trial.to(compute.device).run(epochs=params.epochs)
+        try:
+            trial.to(compute.device).run(epochs=params.epochs)
+        except OSError as error:  # torchbearer's own per-epoch log
+            raise WriteError(f"cannot write {log}: {error.strerror or error}; finished epochs are kept in "
+                             f"{work}") from None
         with atomic_write(log_path, "wb") as f:
             f.write(log.read_bytes())
     model = model.to("cpu", memory_format=torch.contiguous_format).eval()

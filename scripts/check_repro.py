@@ -6,7 +6,8 @@
 
 Every stage really runs (`dvc repro --force`: neither the run cache nor existing outputs are reused).
 The committed metrics/platform.json says what machine made the committed results:
-- same platform class (CPU vendor, model and instruction set, GPU, torch, device, precision, threads):
+- same platform class (CPU vendor, model, family and instruction set, kernels, GPU, torch, device,
+  precision, threads):
   exact. Every tracked file must come back byte-identical.
 - another platform class: statistical. Each metric may differ from the committed one by at most
   4 robust seed standard deviations (metrics/seed_spread.json; active_units by 2), the per-dimension KL is
@@ -44,10 +45,12 @@ def committed_json(path: str) -> dict | None:
 
 
 def metrics_paths() -> list[str]:
-    """The metrics files dvc.yaml declares, in stage order."""
+    """The measurement files dvc.yaml declares under metrics/, in stage order: not the platform record (what
+    made the run, read above) nor data/source.json (where the images came from)."""
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    return [next(iter(entry)) if isinstance(entry, dict) else entry
-            for stage in stages.values() for entry in stage.get("metrics", [])]
+    declared = [next(iter(entry)) if isinstance(entry, dict) else entry
+                for stage in stages.values() for entry in stage.get("metrics", [])]
+    return [path for path in declared if path.startswith("metrics/") and path != PLATFORM]
 
 
 def choose_mode(requested: str, committed: dict | None, current: dict) -> tuple[str, str]:

@@ -4,7 +4,7 @@
     python scripts/docs.py --check    # exit 1 if any block is out of date (the tests run this)
 
 Blocks: `headline` and `metrics` (metrics/*.json), `platform` (metrics/platform.json), `seed-spread`
-(metrics/seed_spread.json), `likelihood-options` (metrics/likelihood_options.json), `test-nll`
+(metrics/seed_spread.json), `collapse-check` (metrics/seed_spread.json and metrics/seed_spread_avx2.json), `likelihood-options` (metrics/likelihood_options.json), `test-nll`
 (metrics/test_nll.json), `benchmark` (benchmarks/results.json), `sweep-headline`, `sweep-summary`,
 `sweep-headline-comparison` and `sweep-comparison` (metrics/beta_sweep.json).
 """
@@ -72,6 +72,28 @@ def seed_spread_table() -> str:
         cells += [f"{median(values):.5g}", f"{sd:.3g}", f"{allowed_difference(metric, spread):.3g}"]
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def collapse_check_table() -> str:
+    """Test MSE, KL and active units of every seed in both seed-spread files (native and AVX2 kernels)."""
+    lines = []
+    for path in ("metrics/seed_spread.json", "metrics/seed_spread_avx2.json"):
+        record = read_json(path)
+        platform = record["platform"]
+        pinned = " ".join(f"{key}={value}" for key, value in record.get("environment", {}).items())
+        collapsed = [seed for seed, files in record["seeds"].items() if files["metrics/eval.json"]["posterior_collapse"]]
+        lines += [f"`{record['command']}` at commit `{record['commit'][:7]}` on {platform['cpu_model']} "
+                  f"({platform.get('cpu_family', 'family unknown')}; {platform['instruction_set']}, kernels "
+                  f"{platform['kernels']}, {platform['precision']}, {platform['threads']} threads"
+                  + (f"; {pinned}" if pinned else "") + f"): {len(collapsed)} of {len(record['seeds'])} seeds "
+                  f"collapsed.", "", "| seed | test MSE | KL [nats] | active units | collapsed |", "|---|---|---|---|---|"]
+        for seed, files in record["seeds"].items():
+            metrics = files["metrics/eval.json"]
+            lines.append(f"| {seed} | {metrics['test_mse']:.5f} | {metrics['kl_nats']:.3g} | "
+                         f"{metrics['active_units']} of {len(metrics['kl_per_dimension'])} | "
+                         f"{'**yes**' if metrics['posterior_collapse'] else 'no'} |")
+        lines.append("")
+    return "\n".join(lines[:-1])
 
 
 def likelihood_options_table() -> str:
@@ -217,6 +239,7 @@ def sweep_comparison() -> str:
 
 GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline_table, "metrics": metrics_table, "platform": platform_table, "seed-spread": seed_spread_table,
+    "collapse-check": collapse_check_table,
     "likelihood-options": likelihood_options_table, "test-nll": test_nll_table, "benchmark": benchmark_table,
     "sweep-headline": sweep_headline_table, "sweep-summary": sweep_summary_table,
     "sweep-headline-comparison": sweep_headline_comparison, "sweep-comparison": sweep_comparison,

@@ -24,9 +24,10 @@ def repo(tmp_path_factory):
     run(root, "git", "init", "-q")
     run(root, "dvc", "init", "-q")
     run(root, "dvc", "repro", "-q")
-    run(root, sys.executable, "scripts/seed_spread.py", "--seeds", "0", "1", "2")
     run(root, "git", "add", "-A")
     run(root, "git", "commit", "-qm", "tiny pipeline and its results")
+    # DVC experiments on that commit; metrics/seed_spread.json stays untracked, so HEAD keeps them
+    run(root, sys.executable, "scripts/seed_spread.py", "--seeds", "0", "1", "2")
     return root
 
 
@@ -71,4 +72,18 @@ def test_a_real_regression_fails_with_the_metrics_that_moved(repo):
 def test_the_platform_record_is_committed_beside_the_results(repo):
     record = json.loads((repo / "metrics" / "platform.json").read_text())
     assert record["device"] == "cpu" and record["precision"] == "fp32" and record["threads"] == 1
-    assert len(json.loads((repo / "metrics" / "seed_spread.json").read_text())["seeds"]) == 3
+    spread = json.loads((repo / "metrics" / "seed_spread.json").read_text())
+    assert set(spread["seeds"]) == {"0", "1", "2"}
+    assert {run_["experiment"] for run_ in spread["runs"].values()} == {"seed-0", "seed-1", "seed-2"}
+    assert spread["seeds"]["1"]["metrics/eval.json"] != spread["seeds"]["2"]["metrics/eval.json"]
+    assert all(run_["platform"]["threads"] == 1 for run_ in spread["runs"].values())
+
+
+def test_a_seed_spread_run_again_keeps_the_recorded_experiments(repo):
+    result = run(repo, sys.executable, "scripts/seed_spread.py", "--seeds", "0", "1", "2", "--output",
+                 str(repo / "again.json"))
+    assert "3 of the 3 experiments ran before on this commit and are kept" in result.stdout
+    assert "Running stage" not in result.stdout + result.stderr
+    again = json.loads((repo / "again.json").read_text())
+    assert again["seeds"] == json.loads((repo / "metrics" / "seed_spread.json").read_text())["seeds"]
+    (repo / "again.json").unlink()

@@ -1,13 +1,15 @@
 """dvc.yaml declares exactly the code each stage runs (its script and the package modules it imports, as
-resume.code_files finds them for the resume fingerprint too), and the params it reads."""
+resume.code_files finds them for the resume fingerprint too), the params it reads, and its outputs so that
+DVC's run cache holds every stage."""
 
 import re
+import subprocess
 
 import pytest
 import yaml
 
 from betavae.resume import code_files
-from tests.conftest import REPO
+from tests.conftest import REPO, TINY_PARAMS, tiny_dvc_workspace, tool_environment
 
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
@@ -27,3 +29,39 @@ def test_params_sections_match_what_the_stage_reads(name):
     script = (REPO / "stages" / (re.search(r"python -m stages\.(\w+)", stage["cmd"]).group(1) + ".py")).read_text()
     read = set(re.findall(r"params\.(\w+)", script))
     assert read == set(stage.get("params", []))
+
+
+def test_every_uncached_output_is_a_metric_or_a_plot():
+    """DVC 3.67 saves a stage to its run cache only if no `cache: false` output sits under plain outs."""
+    for name, stage in STAGES.items():
+        for out in stage.get("outs", []):
+            assert isinstance(out, str) or next(iter(out.values())).get("cache", True), f"{name}: {out}"
+
+
+@pytest.mark.slow
+def test_setting_beta_back_restores_every_stage_from_the_run_cache(tmp_path):
+    env = tool_environment()
+
+    def run(*command):
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, f"{command} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+        return result.stdout
+
+    tiny_dvc_workspace(tmp_path, TINY_PARAMS)
+    run("git", "init", "-q", "-b", "main")
+    run("dvc", "init", "-q")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "tiny pipeline")
+    outputs = ["models/model.pt", "plots/training.csv", "metrics/platform.json", "metrics/eval.json",
+               "plots/samples.png", "plots/traversals.png"]
+
+    first = run("dvc", "exp", "run", "-S", "train.beta=1.0")
+    assert "Running stage 'train'" in first
+    first_bytes = {path: (tmp_path / path).read_bytes() for path in outputs}
+    assert "Running stage 'train'" in run("dvc", "exp", "run", "-S", "train.beta=3.0")
+    assert (tmp_path / "models/model.pt").read_bytes() != first_bytes["models/model.pt"]
+
+    back = run("dvc", "exp", "run", "-S", "train.beta=1.0")
+    assert "Stage 'train' is cached - skipping run" in back
+    assert "Running stage" not in back  # nothing trained, evaluated or drawn again
+    assert {path: (tmp_path / path).read_bytes() for path in outputs} == first_bytes

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from betavae.evaluation import active_units, evaluate, iwae_bound, kl_per_dimension, log_importance_weights
+from betavae.evaluation import evaluate, latent_metrics, iwae_bound, kl_per_dimension, log_importance_weights
 from betavae.objective import kl_divergence, reconstruction_loss
 from betavae.model import BetaVAE, reparameterize
 
@@ -100,8 +100,8 @@ def test_kl_per_dimension_sums_to_the_total_kl():
     assert torch.allclose(kl_per_dimension(mu, logvar).sum(), kl_divergence(mu, logvar).mean())
 
 
-def test_active_units_counts_dimensions_whose_means_vary():
-    """A constructed encoder: dimensions 0 and 2 carry the input, 1 and 3 ignore it (prior-collapsed)."""
-    x = torch.linspace(-1, 1, 500)
-    mu = torch.stack([x, torch.zeros(500), 0.5 * x, 0.05 * x], dim=1)  # var: 0.33, 0, 0.08, 0.0008
-    assert active_units(mu) == 2
+def test_latent_metrics_record_a_collapse():
+    dead = latent_metrics(torch.zeros(50, 4), torch.zeros(50, 4))
+    assert dead["active_units"] == 0 and dead["posterior_collapse"] is True
+    alive = latent_metrics(torch.randn(50, 4), torch.zeros(50, 4))
+    assert alive["active_units"] == 4 and alive["posterior_collapse"] is False

@@ -12,7 +12,9 @@ import yaml
 from betavae import resume
 from tests.conftest import REPO, TINY_PARAMS, write_tiny_dataset
 
-PARAMS = dict(TINY_PARAMS, train=dict(TINY_PARAMS["train"], epochs=12, kl_warmup_epochs=3, batch_size=50, val_size=100))
+# 58 batches an epoch: the interruption after epoch 2 falls inside the learning-rate warm-up
+PARAMS = dict(TINY_PARAMS, train=dict(TINY_PARAMS["train"], epochs=12, kl_warmup_epochs=3, lr_warmup_steps=200,
+                                      batch_size=50, val_size=100))
 
 
 def train_command(directory):

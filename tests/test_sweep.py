@@ -10,6 +10,7 @@ from betavae.errors import BetaVAEError, ParamsError
 from betavae.sweep import (Spread, SweepPoint, compare, exceeds_seed_spread, experiment_name, experiment_results,
                            grid, parse_slice, slice_of, summarize, summary_of_record, sweep_points)
 from tests.conftest import REPO, TINY_PARAMS, tiny_dvc_workspace, tool_environment
+from tests.test_workflows import step, workflow
 
 
 def state(name, beta, kl, seed=0, experiments=None):
@@ -140,12 +141,14 @@ def s3_remote():
 @pytest.mark.parametrize("remote", ["directory_remote", "s3_remote"])
 def test_two_slices_on_two_clones_and_a_collector_share_a_sweep_through_git_and_dvc_remotes(tmp_path, remote,
                                                                                          request):
-    """A bare git repository is the shared origin; the shared DVC remote is a directory or an S3 bucket."""
+    """A bare git repository is the shared origin; the shared DVC remote is a directory or an S3 bucket. The
+    slices and the collector run the sweep workflow's commands; its other steps set up a runner, and
+    "Fetch the test images" runs the download stage, which the tiny workspace replaces by generated data."""
     url, settings, credentials, stored_files = request.getfixturevalue(remote)
     env = tool_environment(**credentials)
 
-    def run(cwd, *command):
-        result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    def run(cwd, *command, extra=None):
+        result = subprocess.run(command, cwd=cwd, env={**env, **(extra or {})}, capture_output=True, text=True)
         assert result.returncode == 0, f"{command} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
         return result
 
@@ -163,23 +166,25 @@ def test_two_slices_on_two_clones_and_a_collector_share_a_sweep_through_git_and_
     run(seed_repo, "git", "remote", "add", "origin", str(origin))
     run(seed_repo, "git", "push", "-q", "origin", "main")
 
-    sweep = ["--betas", "0.5", "4", "--seeds", "0", "1"]
+    # The sweep workflow's own commands (.github/workflows/sweep.yml), with its inputs set to a tiny grid
+    jobs = workflow("sweep.yml")["jobs"]
+    slice_step, collect_step = step(jobs["slice"], "Run this slice and push it"), step(jobs["collect"],
+                                                                                     "Pull every slice and summarise")
+    inputs = {"BETAS": "0.5 4", "SEEDS": "0 1", "SLICES": "2"}
     machines = {}
     for name in ("one", "two", "collector"):
         run(tmp_path, "git", "clone", "-q", str(origin), name)
         machines[name] = tmp_path / name
     for index, name in enumerate(("one", "two"), start=1):
-        run(machines[name], sys.executable, "scripts/beta_sweep.py", *sweep, "--slice", f"{index}/2",
-            "--push", "origin")
+        run(machines[name], "bash", "-eo", "pipefail", "-c", slice_step["run"], extra={**inputs, "SLICE": str(index)})
     assert stored_files() > 0  # the slices' outputs went to the shared remote
-    result = run(machines["collector"], sys.executable, "scripts/beta_sweep.py", *sweep, "--collect",
-                 "--pull", "origin", "--output", "sweep.json", "--figure", "sweep.png")
+    result = run(machines["collector"], "bash", "-eo", "pipefail", "-c", collect_step["run"], extra=inputs)
 
-    record = json.loads((machines["collector"] / "sweep.json").read_text())
+    record = json.loads((machines["collector"] / "metrics" / "beta_sweep.json").read_text())
     names = {experiment_name(beta, seed) for beta in (0.5, 4.0) for seed in (0, 1)}
     assert set(record["runs"]) == names, result.stdout
     assert all("test_mse" in run_["metrics"] and "precision" in run_["platform"] for run_ in record["runs"].values())
     assert set(record["summary"]) == {"0.5", "4"} and record["summary"]["4"]["test_mse"]["count"] == 2
     assert set(record["udr"]) == {"0.5", "4"} and all(0 <= u["udr"] <= 1 for u in record["udr"].values())
-    assert (machines["collector"] / "sweep.png").stat().st_size > 10_000
+    assert (machines["collector"] / "plots" / "beta_sweep.png").stat().st_size > 10_000
     assert not list(machines["collector"].glob("models/model.pt"))  # the collector trained nothing

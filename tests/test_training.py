@@ -1,5 +1,6 @@
 import csv
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -12,8 +13,8 @@ from betavae.errors import ParamsError, TrainingError
 from betavae.model import BetaVAE
 from betavae.objective import bernoulli_nll, kl_divergence
 from betavae.params import DataParams
-from betavae.training import (KL, LOGVAR, MU, RECONSTRUCTION, StateAdapter, beta_kl_term, reconstruction_criterion,
-                              split_train_val, train)
+from betavae.training import (KL, LOGVAR, MU, RECONSTRUCTION, StateAdapter, beta_kl_term, lr_factor,
+                              lr_schedule, reconstruction_criterion, split_train_val, train, warn_on_collapse)
 from tests.conftest import TINY_PARAMS
 
 
@@ -157,3 +158,45 @@ def test_the_train_stage_writes_no_model_after_a_non_finite_loss(tiny_data, tmp_
                           str(tmp_path / "platform.json"), str(tmp_path / "resume"),
                           "--params", str(tmp_path / "params.yaml")])
     assert not any((tmp_path / name).exists() for name in ("model.pt", "log.csv", "platform.json"))
+
+
+def test_the_learning_rate_warms_up_linearly_then_follows_the_schedule():
+    assert [lr_factor(step, 100, 4, cosine=False) for step in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert lr_factor(0, 100, 0, cosine=True) == 1.0
+    assert lr_factor(50, 100, 0, cosine=True) == pytest.approx(0.5)
+    assert lr_factor(50, 100, 10, cosine=True) == pytest.approx(0.5)  # warm-up over: the cosine alone
+    assert lr_factor(1, 100, 4, cosine=True) == pytest.approx(0.5 * (1 + math.cos(math.pi / 100)) / 2)
+
+
+def test_adam_steps_at_the_warmed_up_rate(tiny_model_config, params):
+    model = BetaVAE(tiny_model_config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    constant = dataclasses.replace(params.train, lr=0.01, lr_warmup_steps=4, lr_schedule="constant")
+    schedule = lr_schedule(constant, steps_per_epoch=10)
+    schedule.on_start({torchbearer.OPTIMIZER: optimizer})
+    rates = []
+    for _ in range(5):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.on_step_training({})
+    assert rates == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01])
+    resumed = lr_schedule(constant, steps_per_epoch=10).load_state_dict(schedule.state_dict())
+    fresh = torch.optim.Adam(model.parameters(), lr=0.01)
+    resumed.on_start({torchbearer.OPTIMIZER: fresh})
+    assert fresh.param_groups[0]["lr"] == pytest.approx(0.01)  # a resumed run does not warm up again
+
+
+def test_a_collapsed_model_is_warned_about_in_one_line(tiny_model_config, capsys):
+    model = BetaVAE(tiny_model_config).eval()
+    images = torch.rand(100, 1, 28, 28)
+    with torch.no_grad():
+        model.mu_head.weight.mul_(100)  # posterior means that vary with the image
+    warn_on_collapse(model, images)
+    assert capsys.readouterr().err == ""
+    with torch.no_grad():
+        for parameter in model.mu_head.parameters():
+            parameter.zero_()  # every image gets the same posterior mean: no active unit
+    warn_on_collapse(model, images)
+    err = capsys.readouterr().err
+    assert err.startswith("warning: posterior collapse: 0 of 4 latent units are active on the validation images")
+    assert err.count("\n") == 1

@@ -1,0 +1,24 @@
+"""Active units and the posterior-collapse warning."""
+
+import torch
+
+from betavae.activity import MIN_ACTIVE_UNITS, active_units, collapse_warning, is_collapsed
+
+
+def test_active_units_counts_dimensions_whose_means_vary():
+    """A constructed encoder: dimensions 0 and 2 carry the input, 1 and 3 ignore it (prior-collapsed)."""
+    x = torch.linspace(-1, 1, 500)
+    mu = torch.stack([x, torch.zeros(500), 0.5 * x, 0.05 * x], dim=1)  # var: 0.33, 0, 0.08, 0.0008
+    assert active_units(mu) == 2
+
+
+def test_a_collapse_is_fewer_active_units_than_the_minimum():
+    assert MIN_ACTIVE_UNITS == 2
+    assert is_collapsed(0) and is_collapsed(1) and not is_collapsed(2)
+
+
+def test_the_warning_is_one_line_that_says_how_many_units_are_left():
+    warning = collapse_warning(0, 10, "test images")
+    assert warning.startswith("warning: posterior collapse: 0 of 10 latent units are active on the test images")
+    assert "\n" not in warning and "docs/pipeline.md" in warning
+    assert collapse_warning(7, 10, "test images") is None

@@ -1,0 +1,152 @@
+"""The GitHub Actions workflows: valid for actionlint, running the Makefile's and the README's commands (so
+the three cannot drift apart), and a sweep matrix that covers the grid once. tests/test_sweep.py runs the
+sweep workflow's own slice and collector commands on tiny data."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from betavae.sweep import grid, slice_of
+from tests.conftest import REPO
+
+WORKFLOWS = REPO / ".github" / "workflows"
+
+
+def workflow(name: str) -> dict:
+    # PyYAML reads the key `on` as True
+    return {("on" if key is True else key): value for key, value in yaml.safe_load((WORKFLOWS / name).read_text()).items()}
+
+
+def step(job: dict, name: str) -> dict:
+    return next(s for s in job["steps"] if s.get("name") == name)
+
+
+def run_lines(job: dict) -> list[str]:
+    """Every command line of a job's `run:` steps, comments and blank lines left out."""
+    lines = []
+    for entry in job["steps"]:
+        for line in entry.get("run", "").splitlines():
+            line = line.split(" #")[0].strip()
+            if line and not line.startswith("#"):
+                lines.append(line)
+    return lines
+
+
+def make_targets() -> set[str]:
+    return set(re.findall(r"^([\w-]+):", (REPO / "Makefile").read_text(), re.MULTILINE))
+
+
+def readme_test_command() -> str:
+    quick_start = re.search(r"## Quick start\n+```bash\n(.*?)```", (REPO / "README.md").read_text(), re.DOTALL)
+    return next(line.split("#")[0].strip() for line in quick_start.group(1).splitlines() if "test" in line)
+
+
+def make_commands(lines: list[str]) -> list[str]:
+    return [match.group(0) for line in lines for match in [re.match(r"make [\w-]+", line)] if match]
+
+
+def test_actionlint_passes_on_every_workflow():
+    assert sorted(path.name for path in WORKFLOWS.glob("*.yml")) == ["check.yml", "sweep.yml"]
+    result = subprocess.run([str(Path(sys.executable).parent / "actionlint"), "-no-color"], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_would_catch_a_broken_workflow(tmp_path):
+    broken = tmp_path / ".github" / "workflows"
+    broken.mkdir(parents=True)
+    (broken / "bad.yml").write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                                    "      - run: echo ${{ matrix.missing }}\n")
+    result = subprocess.run([str(Path(sys.executable).parent / "actionlint"), "-no-color", str(broken / "bad.yml")],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 1 and "matrix" in result.stdout
+
+
+def test_the_check_workflow_runs_what_ci_and_the_readme_run():
+    """The check job's make commands are .ci/run's, in order; the README's test command is among them, and
+    every target exists in the Makefile."""
+    job = workflow("check.yml")["jobs"]["check"]
+    commands = make_commands(run_lines(job))
+    ci_commands = make_commands((REPO / ".ci" / "run").read_text().splitlines())
+    assert commands == ci_commands == ["make test", "make check-repro"]
+    assert readme_test_command() in commands
+    assert {command.split()[1] for command in commands} <= make_targets()
+    assert set(workflow("check.yml")["on"]) == {"push", "pull_request"}
+
+
+def test_the_check_workflow_reports_to_the_job_summary_and_keeps_the_figures():
+    job = workflow("check.yml")["jobs"]["check"]
+    report = step(job, "Report the check and this runner's platform")
+    assert report["if"] == "always()" and "$GITHUB_STEP_SUMMARY" in report["run"]
+    assert "check-repro.log" in report["run"] and "metrics/platform.json" in report["run"]
+    diff = step(job, "Metrics diff against the base branch")
+    assert diff["if"] == "github.event_name == 'pull_request'"
+    assert "dvc metrics diff --md" in diff["run"] and "$GITHUB_STEP_SUMMARY" in diff["run"]
+    upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["path"] == "plots/*.png"
+    cache = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/cache"))
+    download_deps = [dep for dep in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["download"]["deps"]]
+    assert all(f"'{dep}'" in cache["with"]["key"] for dep in download_deps if dep.startswith(("stages/", "betavae/s"))) \
+        and "hashFiles(" in cache["with"]["key"]
+
+
+def test_the_sweep_workflow_runs_the_makefile_sweep_script_with_options_it_has():
+    script = re.search(r"^sweep:.*\n(?:\t.*\n)*?\tpython (scripts/\S+)", (REPO / "Makefile").read_text(),
+                       re.MULTILINE).group(1)
+    jobs = workflow("sweep.yml")["jobs"]
+    commands = [line for name in ("slice", "collect") for line in run_lines(jobs[name]) if "scripts/" in line]
+    assert commands and all(f"python {script} " in command for command in commands)
+    shown = subprocess.run([sys.executable, script, "--help"], cwd=REPO, capture_output=True, text=True,
+                           check=True).stdout
+    for command in commands:
+        for option in re.findall(r"(--[\w-]+)", command):
+            assert re.search(rf"^\s+{option}\b", shown, re.MULTILINE), f"{script} has no {option}"
+
+
+def plan_slices(count: str) -> list[int]:
+    """The slice indices the plan job computes for the `slices` input."""
+    plan = workflow("sweep.yml")["jobs"]["plan"]["steps"][0]["run"]
+    printed = subprocess.run(["bash", "-c", plan.replace('>> "$GITHUB_OUTPUT"', "")], env={"SLICES": count,
+                             "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True).stdout
+    return yaml.safe_load(printed.strip().removeprefix("slices="))
+
+
+def test_the_default_sweep_matrix_covers_every_cell_exactly_once():
+    inputs = workflow("sweep.yml")["on"]["workflow_dispatch"]["inputs"]
+    betas = [float(b) for b in inputs["betas"]["default"].split()]
+    seeds = [int(s) for s in inputs["seeds"]["default"].split()]
+    slices = plan_slices(inputs["slices"]["default"])
+    assert slices == list(range(1, int(inputs["slices"]["default"]) + 1))
+    cells = grid(betas, seeds)
+    shares = [slice_of(cells, index, len(slices)) for index in slices]
+    assert sorted(cell for share in shares for cell in share) == sorted(cells)
+    assert all(shares)  # no matrix job without work
+
+
+def test_the_collector_waits_for_every_slice():
+    jobs = workflow("sweep.yml")["jobs"]
+    assert jobs["slice"]["needs"] == "plan"
+    assert jobs["slice"]["strategy"]["matrix"]["slice"] == "${{ fromJSON(needs.plan.outputs.slices) }}"
+    assert jobs["collect"]["needs"] in ("slice", ["slice"])  # needs on a matrix job waits for all its jobs
+    assert jobs["slice"]["strategy"]["fail-fast"] is False
+
+
+def test_the_drift_test_notices_a_workflow_command_the_makefile_lacks(tmp_path, monkeypatch):
+    """Changing one command on purpose: the check above fails."""
+    copy = tmp_path / "repo"
+    for name in (".github", ".ci", "Makefile", "README.md"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / name)
+    check = copy / ".github" / "workflows" / "check.yml"
+    check.write_text(check.read_text().replace("run: make check-repro", "run: make check-reproduction"))
+    monkeypatch.setattr(sys.modules[__name__], "REPO", copy)
+    monkeypatch.setattr(sys.modules[__name__], "WORKFLOWS", copy / ".github" / "workflows")
+    with pytest.raises(AssertionError):
+        test_the_check_workflow_runs_what_ci_and_the_readme_run()
