@@ -81,6 +81,13 @@ def test_the_check_workflow_runs_what_ci_and_the_readme_run():
     assert set(workflow("check.yml")["on"]) == {"push", "pull_request"}
 
 
+def test_the_gitlab_job_runs_the_same_commands():
+    job = yaml.safe_load((REPO / ".gitlab-ci.yml").read_text())["check"]
+    github = make_commands(run_lines(workflow("check.yml")["jobs"]["check"]))
+    assert make_commands(job["script"]) == github
+    assert job["artifacts"]["paths"] == ["plots/*.png"]
+
+
 def test_the_check_workflow_reports_to_the_job_summary_and_keeps_the_figures():
     job = workflow("check.yml")["jobs"]["check"]
     report = step(job, "Report the check and this runner's platform")
@@ -141,7 +148,7 @@ def test_the_collector_waits_for_every_slice():
 def test_the_drift_test_notices_a_workflow_command_the_makefile_lacks(tmp_path, monkeypatch):
     """Changing one command on purpose: the check above fails."""
     copy = tmp_path / "repo"
-    for name in (".github", ".ci", "Makefile", "README.md"):
+    for name in (".github", ".ci", "Makefile", "README.md", ".gitlab-ci.yml"):
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / name)
     check = copy / ".github" / "workflows" / "check.yml"
