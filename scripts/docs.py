@@ -92,7 +92,10 @@ def collapse_check_table() -> str:
             lines.append(f"| {seed} | {metrics['test_mse']:.5f} | {metrics['kl_nats']:.3g} | "
                          f"{metrics['active_units']} of {len(metrics['kl_per_dimension'])} | "
                          f"{'**yes**' if metrics['posterior_collapse'] else 'no'} |")
-        lines.append("")
+        healthy = [files["metrics/eval.json"] for seed, files in record["seeds"].items() if seed not in collapsed]
+        summary = ", ".join(f"{name} {mean(run[name] for run in healthy):.4g} ± {stdev(run[name] for run in healthy):.2g}"
+                            for name in ("test_mse", "kl_nats", "active_units"))
+        lines += ["", f"Mean ± sample sd over the {len(healthy)} healthy seeds: {summary}.", ""]
     return "\n".join(lines[:-1])
 
 

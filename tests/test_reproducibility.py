@@ -116,7 +116,13 @@ def test_the_committed_seed_spread_covers_every_committed_metric(params):
                             for path in ("metrics/classifier.json", "metrics/eval.json")})
     rows = compare(committed, committed, seed_spread(spread_file["seeds"]))
     assert all(row.passed for row in rows), format_table(rows)
-    assert all(row.allowed > 0 for row in rows), format_table(rows)
+    numbers = [row for row in rows if row.note != "not a number"]
+    assert all(row.allowed > 0 for row in numbers), format_table(rows)
+    # the collapse flag is a yes or no: it must agree exactly, so a collapsed re-run fails
+    assert {row.metric for row in rows} - {row.metric for row in numbers} == {"posterior_collapse"}
+    collapsed = {row.metric: row for row in compare(committed, dict(committed, posterior_collapse=True),
+                                                    seed_spread(spread_file["seeds"]))}
+    assert not collapsed["posterior_collapse"].passed
 
 
 def test_the_exact_comparison_allows_no_difference_at_all():
