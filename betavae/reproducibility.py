@@ -1,35 +1,41 @@
 """Is a re-run's result the committed one? Exact on the same platform, within the seed spread on another.
 
 Training is chaotic: on another CPU, other kernels round differently from the first step on, and the run
-ends where a run with other seeds would. So across platforms each metric may move by what seeds move it,
-measured by scripts/seed_spread.py, and no more.
+ends where a run with other seeds would. So across platforms the committed run and the re-run are two draws
+of the seed-to-seed distribution, and the check is a test that they are: a family-wise t test.
 
-The spread is estimated robustly, as 1.4826 times the median absolute deviation from the median (the
-standard deviation for normally distributed values): one seed whose training collapsed (no active latent
-units) would otherwise widen every tolerance until nothing could fail. A run that collapses fails the check.
+For each of the m compared metrics, the difference new - committed has a standard deviation of sqrt(2)*sd,
+where sd is the metric's sample standard deviation over n healthy seeds (scripts/seed_spread.py). Its
+t statistic, difference / (sqrt(2) * sd), follows Student's t with n - 1 degrees of freedom when the metric
+is normal across seeds. Each metric is tested at FAMILY_WISE_ALPHA / m (Bonferroni), so that the chance of
+any false alarm among the m is at most FAMILY_WISE_ALPHA. The reasons and the measured false-alarm rate and
+power are in docs/reproducibility.md.
+
+Collapse is a verdict of its own: a re-run with no active latent unit fails as "training collapsed", and a
+collapsed seed is reported but sets no tolerance.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Mapping
 
 from betavae.errors import BetaVAEError
+from betavae.student_t import t_quantile
 
-ROBUST_SCALE = 1.4826  # MAD -> standard deviation, for normal data
-# Allowed |new - committed| in units of the seed-to-seed standard deviation. Both runs are draws of the
-# same spread, so their difference has sd sqrt(2)*sd: 4 sd is 2.8 of those (p ~ 0.005 per metric if
-# normal), with room for an sd estimated from only a few seeds.
-SPREAD_FACTOR = 4.0
-# Integer metrics move in whole steps, which an sd from five seeds describes badly: an explicit allowance.
-INTEGER_ALLOWANCE = {"active_units": 2}
-# Which latent dimension ends up carrying which factor is arbitrary, so the per-dimension KL is compared as
-# a sorted list (largest first); below 0.01 nats a unit is off, so differences there do not count.
-ORDER_FREE_PREFIX = "kl_per_dimension."
-SORTED_PREFIX = "kl_per_dimension.sorted."
-SORTED_FLOOR = 0.01
+FAMILY_WISE_ALPHA = 0.01  # the designed chance that a healthy re-run fails on any metric
+# The per-dimension KL is compared as the KL of the largest unit and of the two largest together: sums of the
+# largest values do not jump when two units swap ranks. Beyond two units the sums split by the number of
+# active units (7, 8 or 9 at the defaults) and stop being one normal law (docs/reproducibility.md).
+KL_PER_DIMENSION = "kl_per_dimension."
+KL_TOP_UNITS = 2
+KL_TOP = "kl_largest_units."
+# Counts move in whole steps: their tolerance is at least one step.
+COUNTS = ("active_units",)
+COLLAPSE_FLAG = "posterior_collapse"
+FileMetrics = Mapping[str, Mapping[str, Any]]  # {metrics file: its content}
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,42 @@ class Comparison:
 
     @property
     def difference(self) -> float | None:
-        numbers = isinstance(self.committed, (int, float)) and isinstance(self.new, (int, float))
+        numbers = _is_number(self.committed) and _is_number(self.new)
         return self.new - self.committed if numbers else None
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """Sample standard deviation of each metric over the healthy seeds, and which seeds those were."""
+
+    sd: dict[str, float]
+    seeds: tuple[str, ...]
+    collapsed: tuple[str, ...]
+
+    def critical_t(self, metrics: int, alpha: float = FAMILY_WISE_ALPHA) -> float:
+        return critical_t(len(self.seeds), metrics, alpha)
+
+    def tolerance(self, metric: str, metrics: int, alpha: float = FAMILY_WISE_ALPHA) -> float | None:
+        """The largest |new - committed| allowed for the metric when `metrics` metrics are tested together."""
+        if metric not in self.sd:
+            return None
+        allowed = self.critical_t(metrics, alpha) * math.sqrt(2) * self.sd[metric]
+        return max(allowed, 1.0) if metric in COUNTS else allowed
+
+
+@lru_cache(maxsize=None)
+def critical_t(seeds: int, metrics: int, alpha: float = FAMILY_WISE_ALPHA) -> float:
+    """The two-sided t quantile, n - 1 degrees of freedom from n seeds, that holds the family-wise error rate
+    alpha over `metrics` tests (Bonferroni: alpha / metrics each)."""
+    return t_quantile(1 - alpha / (2 * metrics), seeds - 1)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    reason: str
+    rows: list[Comparison]
+    collapsed: bool = False  # the re-run's training collapsed: the rows do not matter
 
 
 def flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -59,15 +99,16 @@ def flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def order_free(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """The metrics with the per-dimension KL replaced by its values sorted largest first (.sorted.00, ...)."""
-    kept = {name: value for name, value in flat.items() if not name.startswith(ORDER_FREE_PREFIX)}
-    per_dimension = sorted((value for name, value in flat.items() if name.startswith(ORDER_FREE_PREFIX)),
+    """The metrics with the per-dimension KL replaced by the KL of its largest units (kl_largest_units.1, .2)."""
+    kept = {name: value for name, value in flat.items() if not name.startswith(KL_PER_DIMENSION)}
+    per_dimension = sorted((value for name, value in flat.items() if name.startswith(KL_PER_DIMENSION)),
                            reverse=True)
-    kept.update({f"{SORTED_PREFIX}{rank:02d}": value for rank, value in enumerate(per_dimension)})
+    for units in range(1, min(KL_TOP_UNITS, len(per_dimension)) + 1):
+        kept[f"{KL_TOP}{units}"] = sum(per_dimension[:units])
     return kept
 
 
-def comparable(files: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def comparable(files: FileMetrics) -> dict[str, Any]:
     """{metrics file: its content} -> one order-free mapping of metric name to value."""
     merged: dict[str, Any] = {}
     for path, content in files.items():
@@ -79,37 +120,34 @@ def comparable(files: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return order_free(merged)
 
 
-def robust_sd(values: list[float]) -> float:
-    """1.4826 * median |x - median(x)|: the standard deviation of normal values, deaf to one outlier in five."""
-    middle = statistics.median(values)
-    return ROBUST_SCALE * statistics.median(abs(value - middle) for value in values)
+def is_collapsed(metrics: Mapping[str, Any]) -> bool:
+    """Whether a run's comparable metrics say that its posterior collapsed (no active latent unit)."""
+    return metrics.get(COLLAPSE_FLAG) is True or metrics.get("active_units") == 0
 
 
-def seed_spread(seeds: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, float]:
-    """Robust standard deviation over seeds of each metric: {seed: {file: content}} -> {metric: sd}."""
-    runs = [comparable(files) for files in seeds.values()]
-    if len(runs) < 3:
-        raise BetaVAEError(f"a seed spread needs at least 3 seeds, got {len(runs)}")
-    names = set.intersection(*(set(run) for run in runs))
-    return {name: robust_sd([float(run[name]) for run in runs]) for name in sorted(names)
-            if all(_is_number(run[name]) for run in runs)}
+def seed_spread(seeds: Mapping[str, FileMetrics], leave_out: tuple[str, ...] = ()) -> SeedSpread:
+    """Sample standard deviation over the healthy seeds, {seed: {file: content}} -> SeedSpread; collapsed
+    seeds and those in leave_out set nothing."""
+    runs = {seed: comparable(files) for seed, files in seeds.items() if seed not in leave_out}
+    collapsed = tuple(seed for seed, run in runs.items() if is_collapsed(run))
+    healthy = [run for seed, run in runs.items() if seed not in collapsed]
+    if len(healthy) < 3:
+        raise BetaVAEError(f"a seed spread needs at least 3 healthy seeds, got {len(healthy)}"
+                           + (f" ({len(collapsed)} collapsed)" if collapsed else ""))
+    names = set.intersection(*(set(run) for run in healthy))
+    sd = {name: _sample_sd([float(run[name]) for run in healthy]) for name in sorted(names)
+          if all(_is_number(run[name]) for run in healthy)}
+    return SeedSpread(sd, tuple(seed for seed in runs if seed not in collapsed), collapsed)
 
 
-def allowed_difference(metric: str, spread: Mapping[str, float]) -> float | None:
-    if metric in INTEGER_ALLOWANCE:
-        return float(INTEGER_ALLOWANCE[metric])
-    if metric not in spread:
-        return None
-    floor = SORTED_FLOOR if metric.startswith(SORTED_PREFIX) else 0.0
-    return max(SPREAD_FACTOR * spread[metric], floor)
-
-
-def compare(committed: Mapping[str, Any], new: Mapping[str, Any], spread: Mapping[str, float]) -> list[Comparison]:
-    """Each metric of either side against its allowed difference; a metric on one side only fails."""
+def compare(committed: Mapping[str, Any], new: Mapping[str, Any], spread: SeedSpread,
+            alpha: float = FAMILY_WISE_ALPHA) -> list[Comparison]:
+    """Each metric of either side against its tolerance; a metric on one side only fails."""
+    tested = sum(1 for metric in committed.keys() | new.keys() if metric in spread.sd)
     rows = []
     for metric in sorted(committed.keys() | new.keys()):
         old_value, new_value = committed.get(metric), new.get(metric)
-        allowed = allowed_difference(metric, spread)
+        allowed = spread.tolerance(metric, tested, alpha)
         if metric not in new:
             rows.append(Comparison(metric, old_value, None, allowed, False, "missing from the re-run"))
         elif metric not in committed:
@@ -123,6 +161,19 @@ def compare(committed: Mapping[str, Any], new: Mapping[str, Any], spread: Mappin
             difference = abs(float(new_value) - float(old_value))
             rows.append(Comparison(metric, old_value, new_value, allowed, difference <= allowed))
     return rows
+
+
+def judge(committed: Mapping[str, Any], new: Mapping[str, Any], spread: SeedSpread,
+          alpha: float = FAMILY_WISE_ALPHA) -> Verdict:
+    """The statistical verdict on a re-run: collapsed, or every metric within its tolerance."""
+    rows = compare(committed, new, spread, alpha)
+    if is_collapsed(new) and not is_collapsed(committed):
+        return Verdict(False, f"training collapsed: {new.get('active_units')} active latent units", rows, True)
+    failed = [row.metric for row in rows if not row.passed]
+    if failed:
+        return Verdict(False, f"{len(failed)} of {len(rows)} metrics beyond their tolerance: {', '.join(failed)}",
+                       rows)
+    return Verdict(True, "every metric within its tolerance", rows)
 
 
 def compare_exactly(committed: Mapping[str, Any], new: Mapping[str, Any]) -> list[Comparison]:
@@ -143,6 +194,11 @@ def format_table(rows: list[Comparison]) -> str:
                  verdict]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _sample_sd(values: list[float]) -> float:
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((value - mean) ** 2 for value in values) / (len(values) - 1))
 
 
 def _is_number(value: Any) -> bool:

@@ -50,7 +50,8 @@ def estimate(count: int) -> str:
 
 def run_cells(cells: list[tuple[float, int]]) -> None:
     """Run the sweep's experiments one after another, with an estimate first."""
-    from betavae.sweep import experiment_name, run_experiments
+    from betavae.experiments import run_experiments
+    from betavae.sweep import experiment_name
     print(estimate(len(cells)), flush=True)
     run_experiments(REPO, {experiment_name(beta, seed): [f"train.beta={beta}", f"train.seed={seed}"]
                            for beta, seed in cells})
@@ -59,7 +60,7 @@ def run_cells(cells: list[tuple[float, int]]) -> None:
 def posterior_means(rev: str, test_images):
     """The test images' posterior means under the model of the experiment at git commit `rev`."""
     from betavae.evaluation import encode_all
-    from betavae.sweep import load_experiment_model
+    from betavae.experiments import load_experiment_model
     mu, _ = encode_all(load_experiment_model(REPO, rev), test_images, batch_size=1000)
     return mu
 
@@ -81,7 +82,8 @@ def udr_per_beta(points) -> dict:
 def summarise(cells: list[tuple[float, int]], output: Path, figure: Path, command: str) -> None:
     from betavae.figures import save_beta_sweep_figure
     from betavae.io import write_json
-    from betavae.sweep import exp_show, experiment_name, head_commit, read_experiment_json, summarize, sweep_points
+    from betavae.experiments import exp_show, head_commit, read_experiment_json
+    from betavae.sweep import experiment_name, summarize, sweep_points
     points = sweep_points(exp_show(REPO), [experiment_name(beta, seed) for beta, seed in cells])
     summary = summarize(points)
     udr = udr_per_beta(points)
@@ -105,12 +107,12 @@ def print_comparison(record_path: Path, beta_a: float, beta_b: float) -> None:
     import json
 
     from betavae.errors import BetaVAEError
-    from betavae.sweep import SPREAD_MULTIPLE, compare, summary_of_record
+    from betavae.sweep import POOLED_SD_MULTIPLE, compare, summary_of_record
     if not record_path.is_file():
         raise BetaVAEError(f"{record_path} does not exist: run the sweep first (make sweep)")
     rows = compare(summary_of_record(json.loads(record_path.read_text())), beta_a, beta_b)
     print(f"beta {beta_a:g} -> {beta_b:g} from {record_path}; a difference counts when it exceeds "
-          f"{SPREAD_MULTIPLE:g} pooled seed sd")
+          f"{POOLED_SD_MULTIPLE:g} pooled seed sd")
     print(f"{'metric':36} {f'beta {beta_a:g}':>20} {f'beta {beta_b:g}':>20} {'difference':>11} {'seed sd':>9}  counts?")
     for row in rows:
         a, b = row["a"], row["b"]
@@ -135,7 +137,8 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     from betavae.errors import BetaVAEError
-    from betavae.sweep import experiment_name, grid, parse_slice, pull_experiments, push_experiments, slice_of
+    from betavae.experiments import pull_experiments, push_experiments
+    from betavae.sweep import experiment_name, grid, parse_slice, slice_of
 
     try:
         if args.compare:

@@ -27,7 +27,7 @@ def main() -> None:
     import torch
 
     from betavae.data import load_images
-    from betavae.sweep import load_experiment_model
+    from betavae.experiments import load_experiment_model
 
     model = load_experiment_model(REPO, args.rev)
     test = load_images(REPO / "data" / "fashion_mnist", "test")[0]

@@ -4,7 +4,7 @@
     python scripts/docs.py --check    # exit 1 if any block is out of date (the tests run this)
 
 Blocks: `headline` and `metrics` (metrics/*.json), `platform` (metrics/platform.json), `seed-spread`
-(metrics/seed_spread.json), `collapse-check` (metrics/seed_spread.json and metrics/seed_spread_avx2.json), `likelihood-options` (metrics/likelihood_options.json), `test-nll`
+(metrics/seed_spread.json), `check-proof` (metrics/seed_spread.json and metrics/check_proof.json), `collapse-check` (metrics/seed_spread.json and metrics/seed_spread_avx2.json), `likelihood-options` (metrics/likelihood_options.json), `test-nll`
 (metrics/test_nll.json), `benchmark` (benchmarks/results.json), `sweep-headline`, `sweep-summary`,
 `sweep-headline-comparison` and `sweep-comparison` (metrics/beta_sweep.json).
 """
@@ -17,7 +17,7 @@ import math
 import re
 import sys
 from pathlib import Path
-from statistics import mean, median, stdev
+from statistics import mean, stdev
 from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,22 +55,76 @@ def platform_table() -> str:
     return "\n".join(["| | |", "|---|---|", *(f"| {key} | {value} |" for key, value in record.items())])
 
 
+def _committed_files() -> dict:
+    return {path: read_json(path) for path in ("metrics/eval.json", "metrics/classifier.json")}
+
+
 def seed_spread_table() -> str:
-    from betavae.reproducibility import allowed_difference, comparable, seed_spread
+    """Every seed's compared metrics, their mean and sd, and the tolerance the check derives (as check_repro
+    does: the committed run's own seed left out)."""
+    from betavae.calibration import committed_seed
+    from betavae.reproducibility import comparable, seed_spread
     spread_file = read_json("metrics/seed_spread.json")
     runs = {seed: comparable(files) for seed, files in spread_file["seeds"].items()}
-    spread = seed_spread(spread_file["seeds"])
+    own = committed_seed(spread_file["seeds"], _committed_files())
+    spread = seed_spread(spread_file["seeds"], leave_out=(own,) if own else ())
     platform = spread_file["platform"]
+    critical = spread.critical_t(len(spread.sd))
     lines = [f"Measured by `{spread_file['command']}` at commit `{spread_file['commit'][:7]}` on "
-             f"{platform['cpu_model']} ({platform['instruction_set']}, {platform['precision']}, "
-             f"{platform['threads']} threads); varied together: {', '.join(spread_file['varied'])}.", "",
-             "| metric | " + " | ".join(f"seed {seed}" for seed in runs) + " | median | robust sd | allowed difference |",
+             f"{platform['cpu_model']} ({platform.get('cpu_family', 'family unknown')}; "
+             f"{platform['instruction_set']}, {platform['precision']}, {platform['threads']} threads); varied "
+             f"together: {', '.join(spread_file['varied'])}. Collapsed seeds: "
+             f"{', '.join(spread.collapsed) or 'none'}. The tolerances are the check's on this commit: sd over the "
+             f"{len(spread.seeds)} healthy seeds other than the committed run"
+             + (f" (seed {own})" if own else "") + f", {len(spread.sd)} metrics tested together, so "
+             f"t = {critical:.3g} ({len(spread.seeds) - 1} degrees of freedom) and tolerance = "
+             f"{critical:.3g} × √2 × sd.", "",
+             "| metric | " + " | ".join(f"seed {seed}" for seed in runs) + " | mean | sd | tolerance |",
              "|---" * (len(runs) + 4) + "|"]
-    for metric, sd in spread.items():
-        values = [float(run[metric]) for run in runs.values()]
+    for metric, sd in spread.sd.items():
+        values = [float(runs[seed][metric]) for seed in spread.seeds]
         cells = [_number(run[metric]) for run in runs.values()]
-        cells += [f"{median(values):.5g}", f"{sd:.3g}", f"{allowed_difference(metric, spread):.3g}"]
+        cells += [f"{mean(values):.5g}", f"{sd:.3g}", f"{spread.tolerance(metric, len(spread.sd)):.3g}"]
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _share(trials: list, caught: bool) -> str:
+    hits = sum(1 for trial in trials if trial.passed != caught)
+    return f"{hits} of {len(trials)} ({100 * hits / len(trials):.0f}%)" if trials else "—"
+
+
+def check_proof_table() -> str:
+    """False alarms over healthy seed pairs, every seed against the committed run, each regression's share
+    caught, and the platform change: all through betavae.reproducibility.judge (betavae.calibration)."""
+    from betavae.calibration import against, committed_seed, false_alarms, power
+    spread_file, proof = read_json("metrics/seed_spread.json"), read_json("metrics/check_proof.json")
+    seeds, committed = spread_file["seeds"], _committed_files()
+    own = committed_seed(seeds, committed)
+    pairs = false_alarms(seeds)
+    others = against(seeds, committed, {f"seed {s}": f for s, f in seeds.items() if s != own}, "committed")
+    platform = proof["platform_change"]
+    platform_trial = against(seeds, committed, {platform["experiment"]: platform["files"]}, "committed")[0]
+    lines = [f"Made by `{spread_file['command']}` and `{proof['command']}` (commit `{proof['commit'][:7]}`), judged "
+             f"by `python scripts/docs.py` with the check's own rule (`betavae.reproducibility.judge`), each time "
+             f"with a spread that leaves out the runs being compared.", "",
+             "| comparison | pairs | failed (false alarms) or caught |", "|---|---|---|",
+             f"| healthy seed against healthy seed, spread from the other seeds | {len(pairs)} | "
+             f"{_share(pairs, caught=True)} failed |",
+             f"| each healthy seed against the committed run (seed {own}) | {len(others)} | "
+             f"{_share(others, caught=True)} failed |"]
+    for name, regression in proof["regressions"].items():
+        trials = power(seeds, regression["seeds"])
+        need = "must be ≥ 95%" if regression["required"] else "as measured"
+        lines.append(f"| regression `{name}`: {regression['description']}; {len(regression['seeds'])} seeds × "
+                     f"each healthy baseline seed | {len(trials)} | {_share(trials, caught=True)} caught ({need}) |")
+    kernels = " ".join(f"{key}={value}" for key, value in platform["environment"].items())
+    lines.append(f"| platform change `{platform['experiment']}`: {platform['description']} ({kernels}; kernels "
+                 f"{platform['platform']['kernels']}) against the committed run | 1 | "
+                 f"{'passed' if platform_trial.passed else 'FAILED: ' + platform_trial.reason} |")
+    alarms = [trial for trial in pairs + others if not trial.passed]
+    lines += ["", "False alarms: " + ("none." if not alarms else "; ".join(f"{t.committed} / {t.new}: {t.reason}"
+                                                                          for t in alarms))]
     return "\n".join(lines)
 
 
@@ -211,7 +265,7 @@ def sweep_summary_table() -> str:
 
 
 def _comparison_table(names: tuple[str, ...] | None) -> str:
-    from betavae.sweep import SPREAD_MULTIPLE, compare
+    from betavae.sweep import POOLED_SD_MULTIPLE, compare
     _, summary = _sweep()
     betas = sorted(summary)
     pairs = list(zip(betas, betas[1:]))
@@ -220,7 +274,7 @@ def _comparison_table(names: tuple[str, ...] | None) -> str:
     compared = {pair: {row["metric"]: row for row in compare(summary, *pair)} for pair in pairs}
     names = names or tuple(sorted(compared[pairs[0]], key=lambda name: (name == UDR_ROW, name)))
     lines = [f"Each cell: the change of the mean from the first β to the second; **exceeds** where it is larger "
-             f"than {SPREAD_MULTIPLE:g} pooled seed standard deviations, *within* where seeds alone could make it.",
+             f"than {POOLED_SD_MULTIPLE:g} pooled seed standard deviations, *within* where seeds alone could make it.",
              "", "| metric | " + " | ".join(f"β {a:g} → {b:g}" for a, b in pairs) + " |",
              "|---" * (len(pairs) + 1) + "|"]
     for name in names:
@@ -242,7 +296,7 @@ def sweep_comparison() -> str:
 
 GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline_table, "metrics": metrics_table, "platform": platform_table, "seed-spread": seed_spread_table,
-    "collapse-check": collapse_check_table,
+    "check-proof": check_proof_table, "collapse-check": collapse_check_table,
     "likelihood-options": likelihood_options_table, "test-nll": test_nll_table, "benchmark": benchmark_table,
     "sweep-headline": sweep_headline_table, "sweep-summary": sweep_summary_table,
     "sweep-headline-comparison": sweep_headline_comparison, "sweep-comparison": sweep_comparison,

@@ -36,7 +36,7 @@ def main() -> None:
     from betavae.io import write_json
     from betavae.machine import platform_record
     from betavae.params import load_params
-    from betavae.sweep import head_commit, load_experiment_model
+    from betavae.experiments import head_commit, load_experiment_model
 
     params = load_params(REPO / "params.yaml")
     compute = configure(params.compute)

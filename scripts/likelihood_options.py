@@ -45,7 +45,7 @@ def main() -> None:
     from betavae.io import write_json
     from betavae.machine import platform_record
     from betavae.params import load_params
-    from betavae.sweep import exp_show, experiment_results, head_commit, run_experiments
+    from betavae.experiments import exp_show, experiment_results, head_commit, run_experiments
 
     params = load_params(REPO / "params.yaml")
     run_experiments(REPO, {experiment_name(option): settings for option, settings in OPTIONS.items()})

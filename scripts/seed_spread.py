@@ -12,7 +12,9 @@ not to the bit. Experiments are recorded as they finish, and those already recor
 kept, so an interrupted run resumes where it stopped.
 
 Writes metrics/seed_spread.json (or metrics/seed_spread_avx2.json): every seed's metrics as the stages
-wrote them, with its platform record, the command and the commit. `make check-repro` derives its
+wrote them, with its platform record, the command and the commit, and the code and params of train and
+evaluate (from the experiments' dvc.lock): the check refuses a spread whose inputs are not the committed
+results' own. `make check-repro` derives its
 tolerances from metrics/seed_spread.json; `python scripts/docs.py` shows both files as tables (test MSE,
 KL, active units, collapse) in docs/reproducibility.md.
 """
@@ -26,7 +28,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SEEDED = ("classifier.seed", "train.seed", "evaluate.seed")
 AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 
 
@@ -35,22 +36,27 @@ def experiment_name(seed: int, avx2: bool) -> str:
 
 
 def settings(seed: int, avx2: bool) -> list[str]:
-    return [f"{key}={seed}" for key in SEEDED] + (["compute.precision=fp32"] if avx2 else [])
+    from betavae.experiments import seed_settings
+    return seed_settings(seed) + (["compute.precision=fp32"] if avx2 else [])
 
 
-def collect(names: dict[int, str]) -> tuple[dict, dict]:
-    """The recorded experiments' metrics, {seed: {metrics file: content}}, and where each ran, {seed:
-    {"experiment", "rev", "platform"}}."""
-    from betavae.sweep import exp_show, experiment_results, read_experiment_json
+def collect(names: dict[int, str]) -> tuple[dict, dict, dict]:
+    """The recorded experiments' metrics, {seed: {metrics file: content}}, where each ran, {seed:
+    {"experiment", "rev", "platform"}}, and the code and params of train and evaluate they all share."""
+    from betavae.experiments import exp_show, experiment_inputs, experiment_results, read_experiment_json
     results = experiment_results(exp_show(REPO), list(names.values()))
-    metrics, runs = {}, {}
+    metrics, runs, inputs = {}, {}, {}
     for seed, name in names.items():
         rev = results[name]["rev"]
         metrics[str(seed)] = {"metrics/eval.json": results[name]["metrics"],
                               "metrics/classifier.json": read_experiment_json(REPO, "metrics/classifier.json", rev)}
         runs[str(seed)] = {"experiment": name, "rev": rev,
                            "platform": read_experiment_json(REPO, "metrics/platform.json", rev)}
-    return metrics, runs
+        inputs[str(seed)] = experiment_inputs(REPO, rev)
+    first = inputs[str(next(iter(names)))]
+    if any(other != first for other in inputs.values()):
+        sys.exit("error: the seeds' experiments ran on different code or params of train and evaluate")
+    return metrics, runs, first
 
 
 def main() -> None:
@@ -63,8 +69,8 @@ def main() -> None:
         parser.error("a spread needs at least 3 seeds")
     output = Path(args.output or REPO / "metrics" / ("seed_spread_avx2.json" if args.avx2 else "seed_spread.json"))
     sys.path.insert(0, str(REPO))
+    from betavae.experiments import SEEDED, head_commit, run_experiments
     from betavae.io import write_json
-    from betavae.sweep import head_commit, run_experiments
 
     if args.avx2:
         os.environ.update(AVX2_KERNELS)  # the dvc exp run subprocesses inherit them
@@ -72,7 +78,7 @@ def main() -> None:
     try:
         # up to evaluate: the figures are not part of the spread
         run_experiments(REPO, {names[seed]: settings(seed, args.avx2) for seed in args.seeds}, targets=["evaluate"])
-        metrics, runs = collect(names)
+        metrics, runs, inputs = collect(names)
     except subprocess.CalledProcessError as error:
         sys.exit(f"error: `{' '.join(error.cmd[2:])}` failed (exit status {error.returncode})")
     write_json(output, {
@@ -82,6 +88,7 @@ def main() -> None:
         "environment": AVX2_KERNELS if args.avx2 else {},
         "varied": list(SEEDED),
         "platform": runs[str(args.seeds[0])]["platform"],
+        "inputs": inputs,
         "seeds": metrics,
         "runs": runs,
     })

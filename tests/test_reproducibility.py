@@ -1,26 +1,34 @@
-"""The cross-platform comparator: metrics within the seed spread pass, real moves and gaps fail."""
+"""The cross-platform comparator: a family-wise t test against the seed spread, its error rate on made-up
+normal data, collapse as its own verdict, and the committed spread's provenance."""
 
 import json
-import statistics
+import math
+import random
 
 import pytest
+import yaml
 
 from betavae.errors import BetaVAEError
-from betavae.reproducibility import (SPREAD_FACTOR, comparable, compare, compare_exactly, flatten, format_table,
-                                     order_free, robust_sd, seed_spread)
+from betavae.experiments import stage_inputs
+from betavae.reproducibility import (FAMILY_WISE_ALPHA, comparable, compare, compare_exactly, critical_t, flatten,
+                                     format_table, judge, order_free, seed_spread)
+from betavae.student_t import t_quantile
+from tests.conftest import REPO
 
 
-def metrics_files(mse, kl_per_dimension, active=7, accuracy=0.89):
+def metrics_files(mse, kl_per_dimension, active=7, accuracy=0.89, collapsed=False):
     """Made-up metrics/eval.json and metrics/classifier.json contents."""
-    return {"metrics/eval.json": {"test_mse": mse, "active_units": active,
+    return {"metrics/eval.json": {"test_mse": mse, "active_units": active, "posterior_collapse": collapsed,
                                   "kl_per_dimension": {f"z{d:02d}": v for d, v in enumerate(kl_per_dimension)}},
             "metrics/classifier.json": {"classifier_test_accuracy": accuracy}}
 
 
-# Five seeds: test_mse sd 0.0005, accuracy sd 0.002, per-dimension KL spread around (2, 1, 0).
+# Five seeds: test_mse sd 0.0005 (offsets -1.5 .. 1.5, sample sd 1.0607 x 0.0005), per-dimension KL around (2, 1, 0).
+OFFSETS = [-1.5, -0.5, 0.0, 0.5, 1.5]
 SEEDS = {str(seed): metrics_files(0.0175 + 0.0005 * d, [0.0, 1.0 + 0.1 * d, 2.0 + 0.1 * d], 7, 0.89 + 0.002 * d)
-         for seed, d in enumerate([-1.5, -0.5, 0.0, 0.5, 1.5])}
+         for seed, d in enumerate(OFFSETS)}
 COMMITTED = comparable(metrics_files(0.0176, [2.0, 0.0, 1.0]))
+MSE_SD = 0.0005 * math.sqrt(sum(d * d for d in OFFSETS) / 4)
 
 
 def verdicts(rows):
@@ -31,54 +39,78 @@ def test_flatten_names_nested_metrics_as_dvc_does():
     assert flatten({"a": 1, "b": {"c": 2, "d": {"e": 3}}}) == {"a": 1, "b.c": 2, "b.d.e": 3}
 
 
-def test_the_per_dimension_kl_is_compared_sorted_largest_first():
+def test_the_per_dimension_kl_is_compared_as_the_kl_of_the_largest_units():
     ordered = order_free({"kl_per_dimension.z00": 0.1, "kl_per_dimension.z01": 3.0, "kl_per_dimension.z02": 1.0,
                           "test_mse": 0.02})
-    assert ordered == {"test_mse": 0.02, "kl_per_dimension.sorted.00": 3.0, "kl_per_dimension.sorted.01": 1.0,
-                       "kl_per_dimension.sorted.02": 0.1}
+    assert ordered == {"test_mse": 0.02, "kl_largest_units.1": 3.0, "kl_largest_units.2": 4.0}
 
 
-def test_the_spread_is_a_robust_standard_deviation_over_seeds():
+def test_two_units_swapping_ranks_move_the_largest_units_kl_only_by_their_difference():
+    """Sorted per-unit values jump by the gap between two units when they swap; the sums do not."""
+    before = order_free({"kl_per_dimension.z00": 1.00, "kl_per_dimension.z01": 0.90, "kl_per_dimension.z02": 0.5})
+    after = order_free({"kl_per_dimension.z00": 0.94, "kl_per_dimension.z01": 0.96, "kl_per_dimension.z02": 0.5})
+    assert after["kl_largest_units.1"] - before["kl_largest_units.1"] == pytest.approx(-0.04)
+    assert after["kl_largest_units.2"] == pytest.approx(before["kl_largest_units.2"])
+
+
+def test_the_spread_is_the_sample_standard_deviation_over_healthy_seeds():
     spread = seed_spread(SEEDS)
-    assert spread["test_mse"] == pytest.approx(1.4826 * 0.0005 * 0.5)  # |offsets| 1.5, .5, 0, .5, 1.5: MAD .5
-    assert spread["kl_per_dimension.sorted.02"] == 0.0
+    assert spread.sd["test_mse"] == pytest.approx(MSE_SD)
+    assert spread.seeds == ("0", "1", "2", "3", "4") and spread.collapsed == ()
+    assert "posterior_collapse" not in spread.sd  # a yes or no has no spread: it must agree exactly
 
 
-def test_one_collapsed_seed_does_not_widen_the_tolerance():
-    values = [0.0176, 0.0179, 0.0176, 0.0179, 0.0873]  # the fifth: a run with no active units
-    assert robust_sd(values) == pytest.approx(1.4826 * 0.0003)
-    assert robust_sd(values) < statistics.stdev(values) / 50
+def test_a_collapsed_seed_is_reported_but_sets_no_tolerance():
+    seeds = dict(SEEDS, **{"5": metrics_files(0.087, [0.0, 0.0, 0.0], active=0, collapsed=True)})
+    spread = seed_spread(seeds)
+    assert spread.collapsed == ("5",)
+    assert spread.sd["test_mse"] == pytest.approx(MSE_SD)
+
+
+def test_left_out_seeds_set_nothing_and_three_healthy_seeds_are_needed():
+    spread = seed_spread(SEEDS, leave_out=("0", "4"))
+    assert spread.seeds == ("1", "2", "3")
+    assert spread.sd["test_mse"] == pytest.approx(0.0005 * 0.5)
+    with pytest.raises(BetaVAEError, match="at least 3 healthy seeds, got 2"):
+        seed_spread(SEEDS, leave_out=("0", "1", "2"))
+
+
+def test_the_tolerance_is_the_bonferroni_t_quantile_times_root_two_sd():
+    spread = seed_spread(SEEDS)
+    rows = compare(COMMITTED, COMMITTED, spread)
+    tested = sum(1 for row in rows if row.note != "not a number")
+    assert tested == 5  # test_mse, active_units, accuracy, kl_largest_units.1 and .2
+    expected = t_quantile(1 - FAMILY_WISE_ALPHA / (2 * tested), 4) * math.sqrt(2) * MSE_SD
+    assert next(row for row in rows if row.metric == "test_mse").allowed == pytest.approx(expected)
+    assert critical_t(5, tested) == pytest.approx(t_quantile(1 - 0.001, 4))
 
 
 def test_a_rerun_within_the_spread_passes():
-    new = comparable(metrics_files(0.0176 + 0.001, [2.1, 0.005, 0.9], active=8, accuracy=0.891))
-    rows = compare(COMMITTED, new, seed_spread(SEEDS))
-    assert all(row.passed for row in rows), format_table(rows)
+    new = comparable(metrics_files(0.0176 + 0.002, [2.1, 0.005, 0.9], active=8, accuracy=0.891))
+    verdict = judge(COMMITTED, new, seed_spread(SEEDS))
+    assert verdict.passed, format_table(verdict.rows)
 
 
 def test_a_move_beyond_the_spread_fails_and_says_by_how_much():
-    new = comparable(metrics_files(0.0176 + 0.004, [2.0, 0.0, 1.0]))  # 0.004 > 4 sd = 0.0015
-    rows = compare(COMMITTED, new, seed_spread(SEEDS))
-    assert verdicts(rows) == {"test_mse": False, "active_units": True, "classifier_test_accuracy": True,
-                              "kl_per_dimension.sorted.00": True, "kl_per_dimension.sorted.01": True,
-                              "kl_per_dimension.sorted.02": True}
-    mse = next(row for row in rows if row.metric == "test_mse")
-    assert mse.difference == pytest.approx(0.004)
-    assert mse.allowed == pytest.approx(SPREAD_FACTOR * seed_spread(SEEDS)["test_mse"])
-    assert "| test_mse | 0.0176 | 0.0216 | 0.004 |" in format_table(rows)
+    new = comparable(metrics_files(0.0176 + 0.008, [2.0, 0.0, 1.0]))  # tolerance 7.17 x 1.41 x 0.00053 = 0.0054
+    verdict = judge(COMMITTED, new, seed_spread(SEEDS))
+    assert not verdict.passed and not verdict.collapsed
+    assert verdict.reason == "1 of 6 metrics beyond their tolerance: test_mse"
+    mse = next(row for row in verdict.rows if row.metric == "test_mse")
+    assert mse.difference == pytest.approx(0.008)
+    assert "| test_mse | 0.0176 | 0.0256 | 0.008 |" in format_table(verdict.rows)
+
+
+def test_a_collapsed_rerun_fails_as_a_collapse_not_as_drifted_metrics():
+    new = comparable(metrics_files(0.087, [0.0, 0.0, 0.0], active=0, collapsed=True))
+    verdict = judge(COMMITTED, new, seed_spread(SEEDS))
+    assert not verdict.passed and verdict.collapsed
+    assert verdict.reason == "training collapsed: 0 active latent units"
 
 
 def test_a_permuted_latent_order_passes():
     new = comparable(metrics_files(0.0176, [1.0, 2.0, 0.0]))  # same units, other dimensions
-    assert all(row.passed for row in compare(COMMITTED, new, seed_spread(SEEDS)))
-
-
-def test_the_same_values_in_another_order_fail_an_index_by_index_comparison():
-    """Why sorting is needed: compared by index, the permutation above would fail."""
-    committed = flatten(metrics_files(0.0176, [2.0, 0.0, 1.0])["metrics/eval.json"])
-    new = flatten(metrics_files(0.0176, [1.0, 2.0, 0.0])["metrics/eval.json"])
-    spread = {name: 0.01 for name in committed}
-    assert not all(row.passed for row in compare(committed, new, spread))
+    assert judge(COMMITTED, new, seed_spread(SEEDS)).passed
 
 
 def test_a_missing_metric_fails():
@@ -90,16 +122,15 @@ def test_a_missing_metric_fails():
 
 
 def test_a_metric_without_a_measured_spread_fails():
-    new = dict(COMMITTED, frechet=1.0)
-    rows = compare(dict(COMMITTED, frechet=1.0), new, seed_spread(SEEDS))
+    rows = compare(dict(COMMITTED, frechet=1.0), dict(COMMITTED, frechet=1.0), seed_spread(SEEDS))
     assert verdicts(rows)["frechet"] is False
     assert "no measured seed spread" in format_table(rows)
 
 
-def test_integer_metrics_have_an_explicit_allowance():
-    spread = seed_spread(SEEDS)  # active_units is 7 for every seed: sd 0, yet 7 -> 9 passes, 7 -> 10 fails
-    assert verdicts(compare({"active_units": 7}, {"active_units": 9}, spread)) == {"active_units": True}
-    assert verdicts(compare({"active_units": 7}, {"active_units": 10}, spread)) == {"active_units": False}
+def test_counts_may_always_move_by_one():
+    spread = seed_spread(SEEDS)  # active_units is 7 for every seed: sd 0, yet 7 -> 8 passes, 7 -> 9 fails
+    assert verdicts(compare({"active_units": 7}, {"active_units": 8}, spread)) == {"active_units": True}
+    assert verdicts(compare({"active_units": 7}, {"active_units": 9}, spread)) == {"active_units": False}
 
 
 def test_the_same_metric_in_two_files_is_refused():
@@ -107,22 +138,56 @@ def test_the_same_metric_in_two_files_is_refused():
         comparable({"a.json": {"test_mse": 1.0}, "b.json": {"test_mse": 2.0}})
 
 
-def test_the_committed_seed_spread_covers_every_committed_metric(params):
-    """metrics/seed_spread.json has at least 5 seeds and a spread for each metric the pipeline commits."""
-    from tests.conftest import REPO
+def normal_trials(trials, seeds, metrics, alpha, rng):
+    """The share of made-up healthy pairs judge fails: every metric normal with its own sd, independent."""
+    sds = [10.0 ** rng.uniform(-4, 2) for _ in range(metrics)]
+
+    def draw():
+        return {"metrics/eval.json": {f"m{i}": rng.gauss(1.0, sd) for i, sd in enumerate(sds)}}
+    failed = 0
+    for _ in range(trials):
+        spread = seed_spread({str(seed): draw() for seed in range(seeds)})
+        failed += not judge(comparable(draw()), comparable(draw()), spread, alpha).passed
+    return failed / trials
+
+
+@pytest.mark.parametrize("seeds, metrics, alpha, trials", [(10, 12, 0.1, 4000), (4, 5, 0.2, 4000),
+                                                           (8, 12, 0.01, 12000)])
+def test_on_normal_data_the_false_alarm_rate_is_the_designed_one(seeds, metrics, alpha, trials):
+    """Independent normal metrics: the family-wise rate is exactly 1 - (1 - alpha/m)^m, just under alpha."""
+    rate = normal_trials(trials, seeds, metrics, alpha, random.Random(seeds * 1000 + metrics))
+    design = 1 - (1 - alpha / metrics) ** metrics
+    assert abs(rate - design) < 4 * math.sqrt(design * (1 - design) / trials), (rate, design)
+
+
+def test_on_normal_data_a_shift_of_many_sds_is_caught():
+    rng = random.Random(3)
+    spread = seed_spread({str(s): {"f": {"a": rng.gauss(0, 1), "b": rng.gauss(0, 1)}} for s in range(10)})
+    shifted = [judge({"f.a": rng.gauss(0, 1), "f.b": rng.gauss(0, 1)},
+                     {"f.a": rng.gauss(12, 1), "f.b": rng.gauss(0, 1)}, spread).passed for _ in range(200)]
+    assert sum(shifted) <= 2
+
+
+def committed_files():
+    return {path: json.loads((REPO / path).read_text()) for path in ("metrics/classifier.json", "metrics/eval.json")}
+
+
+def test_the_committed_seed_spread_has_ten_healthy_seeds_and_covers_every_committed_metric():
     spread_file = json.loads((REPO / "metrics/seed_spread.json").read_text())
-    assert len(spread_file["seeds"]) >= 5
-    committed = comparable({path: json.loads((REPO / path).read_text())
-                            for path in ("metrics/classifier.json", "metrics/eval.json")})
-    rows = compare(committed, committed, seed_spread(spread_file["seeds"]))
+    spread = seed_spread(spread_file["seeds"])
+    assert len(spread.seeds) >= 10
+    committed = comparable(committed_files())
+    rows = compare(committed, committed, spread)
     assert all(row.passed for row in rows), format_table(rows)
     numbers = [row for row in rows if row.note != "not a number"]
     assert all(row.allowed > 0 for row in numbers), format_table(rows)
-    # the collapse flag is a yes or no: it must agree exactly, so a collapsed re-run fails
     assert {row.metric for row in rows} - {row.metric for row in numbers} == {"posterior_collapse"}
-    collapsed = {row.metric: row for row in compare(committed, dict(committed, posterior_collapse=True),
-                                                    seed_spread(spread_file["seeds"]))}
-    assert not collapsed["posterior_collapse"].passed
+
+
+def test_the_committed_seed_spread_was_measured_on_the_committed_train_and_evaluate():
+    """What scripts/check_repro.py requires before it uses the spread: the same code and params, seeds aside."""
+    spread_file = json.loads((REPO / "metrics/seed_spread.json").read_text())
+    assert spread_file["inputs"] == json.loads(json.dumps(stage_inputs(yaml.safe_load((REPO / "dvc.lock").read_text()))))
 
 
 def test_the_exact_comparison_allows_no_difference_at_all():

@@ -7,17 +7,11 @@ import sys
 import pytest
 
 from betavae.errors import BetaVAEError, ParamsError
-from betavae.sweep import (Spread, SweepPoint, compare, exceeds_seed_spread, experiment_name, experiment_results,
-                           grid, parse_slice, slice_of, summarize, summary_of_record, sweep_points)
+from betavae.sweep import (Spread, SweepPoint, compare, exceeds_pooled_sd, experiment_name, grid, parse_slice,
+                           slice_of, summarize, summary_of_record, sweep_points)
 from tests.conftest import REPO, TINY_PARAMS, tiny_dvc_workspace, tool_environment
+from tests.test_experiments import state
 from tests.test_workflows import step, workflow
-
-
-def state(name, beta, kl, seed=0, experiments=None):
-    data = {"params": {"params.yaml": {"data": {"train": {"beta": beta, "seed": seed}}}},
-            "metrics": {"metrics/eval.json": {"data": {"kl_nats": kl, "bce_reconstruction": 100 - kl,
-                                                       "test_mse": kl / 100}}}}
-    return {"rev": f"rev-{name}", "name": name, "data": data, "experiments": experiments}
 
 
 def test_sweep_points_are_read_from_nested_experiments_and_sorted_by_beta_and_seed():
@@ -31,13 +25,6 @@ def test_sweep_points_are_read_from_nested_experiments_and_sorted_by_beta_and_se
     assert points[0].rev == "rev-b05"
     with pytest.raises(BetaVAEError, match="beta-7"):
         sweep_points(shown, ["beta-7"])
-
-
-def test_experiment_results_hold_each_experiments_params_and_eval_metrics():
-    shown = [state("abc123", 5, 1.0, experiments=[{"revs": [state("likelihood-a", 1, 3.0)]}])]
-    results = experiment_results(shown, ["likelihood-a"])
-    assert results["likelihood-a"]["params"]["train"]["beta"] == 1
-    assert results["likelihood-a"]["metrics"]["kl_nats"] == 3.0
 
 
 def test_the_grid_is_every_beta_with_every_seed_and_slices_share_it_out():
@@ -70,8 +57,8 @@ def test_summary_is_the_mean_and_sample_sd_over_seeds_per_beta():
 
 
 def test_a_difference_counts_only_beyond_two_pooled_seed_sds():
-    assert exceeds_seed_spread(Spread(1.0, 0.1, 3), Spread(1.5, 0.1, 3))
-    assert not exceeds_seed_spread(Spread(1.0, 0.1, 3), Spread(1.15, 0.1, 3))
+    assert exceeds_pooled_sd(Spread(1.0, 0.1, 3), Spread(1.5, 0.1, 3))
+    assert not exceeds_pooled_sd(Spread(1.0, 0.1, 3), Spread(1.15, 0.1, 3))
     summary = {1.0: {"m": Spread(1.0, 0.3, 3), "n": Spread(0.0, 0.0, 3)},
                5.0: {"m": Spread(1.5, 0.4, 3), "n": Spread(2.0, 0.1, 3)}}
     rows = {row["metric"]: row for row in compare(summary, 1.0, 5.0)}

@@ -1,0 +1,170 @@
+"""Running DVC experiments and reading them back: the git and DVC plumbing shared by the scripts that run
+many trainings (seed spread, check proof, beta sweep, likelihood options)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from betavae.errors import BetaVAEError
+from betavae.model import BetaVAE, load_model
+
+# What `dvc exp run` rewrites in the workspace; put back to the commit once the experiments are recorded.
+RESULTS = ("params.yaml", "dvc.lock", "metrics", "plots", "data/source.json")
+
+
+def run_dvc(repo: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
+    """`dvc ARGS` in repo with this interpreter's DVC, and its directory first on PATH so that the stages'
+    `python` is this interpreter too: the scripts work without an activated virtual environment."""
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env, check=True,
+                          capture_output=capture, text=True)
+
+
+def existing_experiments(repo: Path) -> set[str]:
+    """Names of the experiments already recorded on the checked-out commit (`dvc exp list`)."""
+    return set(run_dvc(repo, "exp", "list", "--name-only", capture=True).stdout.split())
+
+
+def run_experiment(repo: Path, name: str, settings: list[str], targets: Sequence[str] = ()) -> None:
+    """`dvc exp run -S key=value ... --name name [targets]` in the workspace (no queue worker); with targets,
+    only those stages and what they depend on run."""
+    options = [option for setting in settings for option in ("-S", setting)]
+    run_dvc(repo, "exp", "run", "--name", name, *options, *targets)
+
+
+def restore_workspace(repo: Path) -> None:
+    """Put params, results and outputs back to the commit the experiments branched from."""
+    tracked = subprocess.run(["git", "ls-files", "--", *RESULTS], cwd=repo, check=True, capture_output=True,
+                             text=True).stdout.split()
+    if tracked:
+        subprocess.run(["git", "checkout", "--", *tracked], cwd=repo, check=True)
+    # --allow-missing: on a fresh machine the committed outputs need not be in the cache; the next run makes them
+    run_dvc(repo, "checkout", "-q", "--allow-missing")
+
+
+def run_experiments(repo: Path, experiments: dict[str, list[str]], targets: Sequence[str] = ()) -> None:
+    """Run each named experiment (its -S settings) one after another, each from the committed params and
+    results (uncommitted changes to them are put back first).
+
+    An experiment already recorded on this commit is kept, so an interrupted run resumes. Progress and
+    the time left are printed after each; the workspace is put back to the commit at the end.
+    """
+    existing = existing_experiments(repo)
+    kept = [name for name in experiments if name in existing]
+    if kept:
+        print(f"{len(kept)} of the {len(experiments)} experiments ran before on this commit and are kept: "
+              f"{', '.join(kept)}", flush=True)
+    todo = {name: settings for name, settings in experiments.items() if name not in existing}
+    started = time.monotonic()
+    try:
+        for done, (name, settings) in enumerate(todo.items()):
+            restore_workspace(repo)  # each experiment changes the committed params, not the last one's
+            print(f"== {done + 1} of {len(todo)}: {name} ({' '.join(settings) or 'the committed params'})",
+                  flush=True)
+            run_experiment(repo, name, settings, targets)
+            elapsed = time.monotonic() - started
+            left = elapsed / (done + 1) * (len(todo) - done - 1)
+            print(f"== {done + 1} of {len(todo)} done after {elapsed / 60:.1f} min; about {left / 60:.0f} min left",
+                  flush=True)
+    finally:
+        if todo:
+            restore_workspace(repo)
+
+
+def head_commit(repo: Path) -> str:
+    """The checked-out git commit, recorded beside results; empty in a repository without commits yet."""
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+
+
+def push_experiments(repo: Path, remote: str, names: list[str]) -> None:
+    """Experiments' git refs to the git remote, their outputs to the default DVC remote."""
+    run_dvc(repo, "exp", "push", remote, *names)
+
+
+def pull_experiments(repo: Path, remote: str, names: list[str]) -> None:
+    """Experiments' git refs from the git remote, their outputs from the default DVC remote."""
+    run_dvc(repo, "exp", "pull", remote, *names)
+
+
+def load_experiment_model(repo: Path, rev: str | None = None) -> BetaVAE:
+    """The model of a git revision or DVC experiment, read through dvc.api; without rev, the workspace's."""
+    import dvc.api
+    if rev is None:
+        return load_model(repo / "models" / "model.pt")
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "model.pt"
+        with dvc.api.open("models/model.pt", repo=str(repo), rev=rev, mode="rb") as model_file:
+            path.write_bytes(model_file.read())
+        return load_model(path)
+
+
+def read_experiment_json(repo: Path, path: str, rev: str) -> dict[str, Any]:
+    """A JSON file of a git revision or DVC experiment, e.g. the metrics/platform.json its training wrote."""
+    import dvc.api
+    return json.loads(dvc.api.read(path, repo=str(repo), rev=rev))
+
+
+def exp_show(repo: Path) -> list[dict[str, Any]]:
+    return json.loads(run_dvc(repo, "exp", "show", "--json", capture=True).stdout)
+
+
+def _states(states: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every experiment state in the nested exp show structure (commits, their experiments)."""
+    for state in states:
+        yield state
+        for experiment in state.get("experiments") or []:
+            yield from _states(experiment.get("revs") or [])
+
+
+def experiment_results(exp_show_json: list[dict[str, Any]], names: list[str]) -> dict[str, dict[str, Any]]:
+    """{name: {"rev", "params": params.yaml, "metrics": metrics/eval.json}} of the named experiments."""
+    found = {}
+    for state in _states(exp_show_json):
+        if state.get("name") in names and state.get("data"):
+            data = state["data"]
+            found[state["name"]] = {"rev": state.get("rev"), "params": data["params"]["params.yaml"]["data"],
+                                    "metrics": data["metrics"]["metrics/eval.json"]["data"]}
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise BetaVAEError(f"experiments not found in `dvc exp show`: {', '.join(missing)}")
+    return found
+
+
+# The params one seed sets: each stage up to evaluate draws from its own, all set to the same value.
+SEEDED = ("classifier.seed", "train.seed", "evaluate.seed")
+# The stages whose code and params make the metrics the statistical check compares.
+MEASURED_STAGES = ("train", "evaluate")
+
+
+def seed_settings(seed: int) -> list[str]:
+    """`dvc exp run -S` settings of one seed."""
+    return [f"{key}={seed}" for key in SEEDED]
+
+
+def stage_inputs(lock: dict[str, Any], stages: Sequence[str] = MEASURED_STAGES) -> dict[str, Any]:
+    """What a dvc.lock says went into the stages, beside the seeds: {stage: {"deps": {path: md5}, "params":
+    {"section.key": value}}}, the deps other stages make (models, data) left out: they follow from the rest."""
+    made = {out["path"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+    inputs = {}
+    for name in stages:
+        stage = lock["stages"][name]
+        params = {f"{section}.{key}": value for sections in stage.get("params", {}).values()
+                  for section, values in sections.items() for key, value in values.items()
+                  if f"{section}.{key}" not in SEEDED}
+        inputs[name] = {"deps": {dep["path"]: dep["md5"] for dep in stage["deps"] if dep["path"] not in made},
+                        "params": params}
+    return inputs
+
+
+def experiment_inputs(repo: Path, rev: str) -> dict[str, Any]:
+    """stage_inputs of a git revision or experiment's dvc.lock."""
+    import yaml
+    shown = subprocess.run(["git", "show", f"{rev}:dvc.lock"], cwd=repo, check=True, capture_output=True, text=True)
+    return stage_inputs(yaml.safe_load(shown.stdout))

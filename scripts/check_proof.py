@@ -1,0 +1,141 @@
+"""Measure the statistical check's false alarms and its power: train known regressions, then judge them.
+
+    python scripts/check_proof.py                  # train what is missing, then write metrics/check_proof.json
+    python scripts/check_proof.py --seeds 0 1 2 3  # more seeds per regression
+
+Each regression runs with each seed as a DVC experiment `proof-NAME-seed-S` (the stages up to evaluate,
+the seeds set as scripts/seed_spread.py sets them), recorded as it finishes: a stopped run resumes. A
+regression is a change of params, or of code (a patch under scripts/regressions/, applied for its runs
+and taken back after). One more run, `proof-avx2-kernels`, trains the committed params with seed 0 under
+the AVX2 kernels and fp32 (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, MKL_CBWR): a platform change, which the
+check must pass.
+
+metrics/check_proof.json keeps every run's metrics; `python scripts/docs.py` judges them against
+metrics/seed_spread.json and the committed run (betavae.calibration) into the proof table of
+docs/reproducibility.md: the share of healthy seed pairs the check fails, and the share of each
+regression's runs it catches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
+PLATFORM_RUN = "proof-avx2-kernels"
+
+
+@dataclass(frozen=True)
+class Regression:
+    description: str
+    settings: tuple[str, ...] = ()
+    patch: str | None = None  # a patch file, relative to the repository
+    required: bool = True  # must be caught at least 95% of the time; else the share caught is reported
+
+
+REGRESSIONS = {
+    "kl-warmup-off": Regression("the KL warm-up switched off (train.kl_warmup_epochs 10 -> 0)",
+                                ("train.kl_warmup_epochs=0",)),
+    "kl-over-half-the-latents": Regression("the training loss's KL summed over the first half of the latent "
+                                           "dimensions only (a slicing bug)",
+                                           patch="scripts/regressions/kl_over_half_the_latents.patch"),
+    "beta-6": Regression("beta 5 -> 6", ("train.beta=6",), required=False),
+    "beta-7": Regression("beta 5 -> 7", ("train.beta=7",), required=False),
+}
+
+
+def experiment_name(regression: str, seed: int) -> str:
+    return f"proof-{regression}-seed-{seed}"
+
+
+def git(*args: str) -> None:
+    subprocess.run(["git", *args], cwd=REPO, check=True)
+
+
+def run_regressions(seeds: list[int]) -> None:
+    from betavae.experiments import run_experiments, seed_settings
+    for name, regression in REGRESSIONS.items():
+        experiments = {experiment_name(name, seed): seed_settings(seed) + list(regression.settings) for seed in seeds}
+        if regression.patch:
+            git("apply", regression.patch)
+        try:
+            run_experiments(REPO, experiments, targets=["evaluate"])
+        finally:
+            if regression.patch:
+                git("apply", "--reverse", regression.patch)
+
+
+def run_platform_change() -> None:
+    from betavae.experiments import run_experiments, seed_settings
+    saved = {key: os.environ.get(key) for key in AVX2_KERNELS}
+    os.environ.update(AVX2_KERNELS)  # the dvc exp run subprocesses inherit them
+    try:
+        run_experiments(REPO, {PLATFORM_RUN: seed_settings(0) + ["compute.precision=fp32"]}, targets=["evaluate"])
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def collect(seeds: list[int]) -> dict:
+    """Every run's metrics files and provenance, as recorded in its experiment."""
+    from betavae.experiments import exp_show, experiment_results, read_experiment_json
+    names = [experiment_name(name, seed) for name in REGRESSIONS for seed in seeds] + [PLATFORM_RUN]
+    results = experiment_results(exp_show(REPO), names)
+
+    def files(name: str) -> dict:
+        rev = results[name]["rev"]
+        return {"metrics/eval.json": results[name]["metrics"],
+                "metrics/classifier.json": read_experiment_json(REPO, "metrics/classifier.json", rev)}
+
+    regressions = {name: {"description": regression.description, "settings": list(regression.settings),
+                          "patch": regression.patch, "required": regression.required,
+                          "runs": {str(seed): {"experiment": experiment_name(name, seed),
+                                               "rev": results[experiment_name(name, seed)]["rev"]}
+                                   for seed in seeds},
+                          "seeds": {str(seed): files(experiment_name(name, seed)) for seed in seeds}}
+                   for name, regression in REGRESSIONS.items()}
+    platform_rev = results[PLATFORM_RUN]["rev"]
+    return {"regressions": regressions,
+            "platform_change": {"description": "the committed params, seed 0, under the AVX2 kernels and fp32",
+                                "environment": AVX2_KERNELS, "experiment": PLATFORM_RUN, "rev": platform_rev,
+                                "platform": read_experiment_json(REPO, "metrics/platform.json", platform_rev),
+                                "files": files(PLATFORM_RUN)}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--output", default=str(REPO / "metrics" / "check_proof.json"))
+    args = parser.parse_args()
+    if len(args.seeds) < 3:
+        parser.error("a regression needs at least 3 seeds")
+    sys.path.insert(0, str(REPO))
+    from betavae.experiments import head_commit, read_experiment_json
+    from betavae.io import write_json
+
+    try:
+        run_regressions(args.seeds)
+        run_platform_change()
+        record = collect(args.seeds)
+    except subprocess.CalledProcessError as error:
+        sys.exit(f"error: `{' '.join(map(str, error.cmd))}` failed (exit status {error.returncode})")
+    first = record["regressions"][next(iter(REGRESSIONS))]["runs"][str(args.seeds[0])]["rev"]
+    write_json(Path(args.output), {
+        "command": "python scripts/check_proof.py --seeds " + " ".join(map(str, args.seeds)),
+        "commit": head_commit(REPO),
+        "platform": read_experiment_json(REPO, "metrics/platform.json", first),
+        **record,
+    })
+    print(f"wrote {args.output}; `python scripts/docs.py` turns it into the proof table")
+
+
+if __name__ == "__main__":
+    main()

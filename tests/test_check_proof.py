@@ -1,0 +1,70 @@
+"""scripts/check_proof.py's regressions still apply, and the committed proof meets its targets."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import yaml
+
+from betavae.calibration import against, committed_seed, false_alarms, power
+from tests.conftest import REPO
+
+
+def check_proof():
+    spec = importlib.util.spec_from_file_location("check_proof", REPO / "scripts" / "check_proof.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_regression_patch_applies_to_the_current_code():
+    patches = [r.patch for r in check_proof().REGRESSIONS.values() if r.patch]
+    assert patches
+    for patch in patches:
+        result = subprocess.run(["git", "apply", "--check", patch], cwd=REPO, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+
+
+def test_every_regression_setting_changes_an_existing_param():
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for regression in check_proof().REGRESSIONS.values():
+        for setting in regression.settings:
+            key, value = setting.split("=")
+            section, name = key.split(".")
+            assert name in params[section], setting
+            assert yaml.safe_load(value) != params[section][name], setting
+
+
+def read(path):
+    return json.loads((REPO / path).read_text())
+
+
+def test_the_committed_proof_is_of_the_current_regressions():
+    proof = read("metrics/check_proof.json")
+    regressions = check_proof().REGRESSIONS
+    assert list(proof["regressions"]) == list(regressions)
+    for name, recorded in proof["regressions"].items():
+        assert recorded["settings"] == list(regressions[name].settings)
+        assert recorded["patch"] == regressions[name].patch
+        assert len(recorded["seeds"]) >= 3
+
+
+def test_the_committed_proof_meets_its_targets():
+    """At most 1% false alarms over healthy pairs, the required regressions caught in at least 95% of the
+    pairs, and the platform change passes: what docs/reproducibility.md's table shows."""
+    seeds, proof = read("metrics/seed_spread.json")["seeds"], read("metrics/check_proof.json")
+    committed = {path: read(path) for path in ("metrics/eval.json", "metrics/classifier.json")}
+    pairs = false_alarms(seeds)
+    assert len(pairs) >= 45 and sum(not trial.passed for trial in pairs) <= 0.01 * len(pairs)
+    own = committed_seed(seeds, committed)
+    assert own is not None  # the committed run is one of the spread's seeds
+    for name, regression in proof["regressions"].items():
+        if regression["required"]:
+            trials = power(seeds, regression["seeds"])
+            assert sum(not trial.passed for trial in trials) >= 0.95 * len(trials), name
+    platform = proof["platform_change"]
+    assert platform["platform"]["kernels"] != read("metrics/platform.json")["kernels"]
+    [trial] = against(seeds, committed, {"platform": platform["files"]}, "committed")
+    assert trial.passed, trial.reason

@@ -1,0 +1,42 @@
+"""Student's t: known closed forms and table values."""
+
+import math
+
+import pytest
+
+from betavae.student_t import t_cdf, t_quantile
+
+
+@pytest.mark.parametrize("p", [0.6, 0.9, 0.975, 0.9995])
+def test_one_degree_of_freedom_is_the_cauchy_law(p):
+    assert t_quantile(p, 1) == pytest.approx(math.tan(math.pi * (p - 0.5)), rel=1e-9)
+
+
+@pytest.mark.parametrize("p", [0.6, 0.9, 0.975, 0.9995])
+def test_two_degrees_of_freedom_have_a_closed_form_quantile(p):
+    assert t_quantile(p, 2) == pytest.approx((2 * p - 1) / math.sqrt(2 * p * (1 - p)), rel=1e-9)
+
+
+@pytest.mark.parametrize("df, p, table", [(5, 0.975, 2.570582), (9, 0.975, 2.262157), (8, 0.995, 3.355387),
+                                          (30, 0.999, 3.385185)])
+def test_quantiles_match_the_printed_tables(df, p, table):
+    assert t_quantile(p, df) == pytest.approx(table, abs=1e-5)
+
+
+def test_many_degrees_of_freedom_approach_the_normal_law():
+    assert t_quantile(0.975, 2000) == pytest.approx(1.959964, abs=2e-3)
+
+
+def test_the_cdf_is_symmetric_and_inverts_the_quantile():
+    for df in (1, 2, 3, 7, 8):
+        assert t_cdf(0.0, df) == 0.5
+        assert t_cdf(-1.3, df) == pytest.approx(1 - t_cdf(1.3, df))
+        assert t_cdf(t_quantile(0.99, df), df) == pytest.approx(0.99)
+    assert t_quantile(0.01, 6) == pytest.approx(-t_quantile(0.99, 6))
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="degrees of freedom"):
+        t_cdf(1.0, 0)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        t_quantile(1.0, 3)
