@@ -1,13 +1,16 @@
 """Training speed: a plain PyTorch loop (the reference) against the pipeline's training, side by side.
 
-    python -m benchmarks.train_speed            # 20 epochs each, then the dvc repro timings (~13 min)
+    python -m benchmarks.train_speed            # 20 epochs each, then the timings in a fresh clone (~25 min)
     python -m benchmarks.train_speed --epochs 2 --no-dvc
 
 Each side trains in its own child process (so its peak memory is its own) on the same data, for the
 same number of epochs, and is scored on the test set. The reference follows pytorch/examples' VAE: a
 DataLoader over torchvision's dataset with ToTensor, fp32, batch 128, Adam at 1e-3, the same model and
-the same per-image loss. Results go to benchmarks/results.json, one entry per kind of machine (processor
-model and instruction set, or GPU), so a run on one kind keeps the others' results.
+the same per-image loss. Then, in a fresh clone of HEAD: the whole default `dvc repro`, a `dvc repro` with
+nothing to do, and the test suite as `make test` runs it. Results go to benchmarks/results.json, one entry
+per kind of machine (processor model, family and instruction set, or GPU), so a run on one kind keeps the
+others' results; `python scripts/docs.py` turns them into the timing tables of the README and
+docs/performance.md.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "fashion_mnist"
 RESULTS = REPO / "benchmarks" / "results.json"
+TEST_OPTIONS = ("-q", "-n", "auto", "--dist", "loadfile", "--durations=10")  # as the Makefile's test target runs pytest
 
 
 def train_reference(epochs: int, threads: int) -> tuple[torch.nn.Module, int]:
@@ -106,19 +110,23 @@ def time_command(command: list[str], cwd: Path) -> float:
 
 
 def time_dvc() -> dict:
-    """In a fresh clone of HEAD: the whole default pipeline, then a `dvc repro` with nothing to do."""
+    """In a fresh clone of HEAD: the whole default pipeline, a `dvc repro` with nothing to do, and the test
+    suite as `make test` runs it (with this environment's packages)."""
     dvc = [str(Path(sys.executable).parent / "dvc"), "repro"]
     with tempfile.TemporaryDirectory() as scratch:
         clone = Path(scratch) / "clone"
         subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
         print("running the whole default dvc repro in a fresh clone ...", flush=True)
         result = {"full_dvc_repro_s": time_command(dvc, clone), "noop_dvc_repro_s": time_command(dvc, clone)}
+        print("running the test suite in a fresh clone ...", flush=True)
+        result["make_test_s"] = time_command([sys.executable, "-m", "pytest", *TEST_OPTIONS], clone)
     return result
 
 
 def machine_kind(record: dict) -> str:
-    """The key of a machine kind in results.json, e.g. `AMD EPYC (AVX2)`."""
-    kind = f"{record['cpu_model']} ({record['instruction_set']})"
+    """The key of a machine kind in results.json, e.g. `AMD EPYC (family 26, model 2; AVX512-BF16)`."""
+    family = f"{record['cpu_family']}; " if record.get("cpu_family") else ""
+    kind = f"{record['cpu_model']} ({family}{record['instruction_set']})"
     return f"{kind}, {record['gpu']}" if record["gpu"] else kind
 
 

@@ -3,10 +3,10 @@
     python scripts/docs.py            # rewrite every block between <!-- generated: NAME --> and <!-- end -->
     python scripts/docs.py --check    # exit 1 if any block is out of date (the tests run this)
 
-Blocks: `headline` and `metrics` (metrics/*.json), `platform` (metrics/platform.json), `seed-spread`
+Blocks: `stages` (dvc.yaml), `headline` and `metrics` (metrics/*.json), `platform` (metrics/platform.json), `seed-spread`
 (metrics/seed_spread.json), `check-proof` (metrics/seed_spread.json and metrics/check_proof.json), `collapse-check` (metrics/seed_spread.json and metrics/seed_spread_avx2.json), `likelihood-options` (metrics/likelihood_options.json), `test-nll`
-(metrics/test_nll.json), `benchmark` (benchmarks/results.json), `sweep-headline`, `sweep-summary`,
-`sweep-headline-comparison` and `sweep-comparison` (metrics/beta_sweep.json).
+(metrics/test_nll.json), `benchmark` and `timings` (benchmarks/results.json), `sweep-headline`, `sweep-summary` and
+`sweep-comparison` (metrics/beta_sweep.json).
 """
 
 from __future__ import annotations
@@ -128,6 +128,27 @@ def check_proof_table() -> str:
     return "\n".join(lines)
 
 
+def stage_table() -> str:
+    """Each stage of dvc.yaml: its command, deps (package modules by name), params and outputs."""
+    import yaml
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    lines = ["| stage | command | deps | params | outputs |", "|---|---|---|---|---|"]
+    for name, stage in stages.items():
+        deps = stage.get("deps", [])
+        package = [Path(dep).stem for dep in deps if dep.startswith("betavae/")]
+        other = [f"`{dep}`" for dep in deps if not dep.startswith("betavae/")]
+        if package:
+            other.append("`betavae/`: " + ", ".join(package))
+        params = ", ".join(f"`{param}`" for param in stage.get("params", [])) or "none"
+        outputs = []
+        for kind, label in (("outs", "DVC cache"), ("metrics", "metrics, in git"), ("plots", "plot, in git")):
+            for entry in stage.get(kind, []):
+                path = next(iter(entry)) if isinstance(entry, dict) else entry
+                outputs.append(f"`{path}` ({label})")
+        lines.append(f"| {name} | `{stage['cmd']}` | {'; '.join(other)} | {params} | {'; '.join(outputs)} |")
+    return "\n".join(lines)
+
+
 def collapse_check_table() -> str:
     """Test MSE, KL and active units of every seed in both seed-spread files (native and AVX2 kernels)."""
     lines = []
@@ -195,16 +216,34 @@ def test_nll_table() -> str:
     return "\n".join(lines)
 
 
+def _minutes(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds / 60:.1f} min"
+
+
 def benchmark_table() -> str:
     kinds = read_json("benchmarks/results.json")["by_machine_kind"]
     lines = ["| machine kind | precision | reference img/s | pipeline img/s | speed-up | test MSE ref / ours "
-             "| whole `dvc repro`, fresh clone | no-op `dvc repro` |", "|---|---|---|---|---|---|---|---|"]
+             "| whole `dvc repro`, fresh clone | no-op `dvc repro` | `make test`, fresh clone |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for kind, result in kinds.items():
         ref, ours, dvc = result["reference"], result["pipeline"], result.get("dvc", {})
         lines.append(f"| {kind} | {result['machine']['precision']} | {ref['images_per_s']:,.0f} "
                      f"| {ours['images_per_s']:,.0f} | {result['speedup']:.2f}× "
                      f"| {ref['test_mse']:.5f} / {ours['test_mse']:.5f} "
-                     f"| {dvc.get('full_dvc_repro_s', '-')} s | {dvc.get('noop_dvc_repro_s', '-')} s |")
+                     f"| {_minutes(dvc.get('full_dvc_repro_s'))} | {dvc.get('noop_dvc_repro_s', '—')} s "
+                     f"| {_minutes(dvc.get('make_test_s'))} |")
+    return "\n".join(lines)
+
+
+def timings_table() -> str:
+    """The README's short form of the benchmark table: how long the two quick-start commands take."""
+    kinds = read_json("benchmarks/results.json")["by_machine_kind"]
+    lines = ["| CPU kind, 2 cores (`python -m benchmarks.train_speed`) | `dvc repro`, all stages | `make test` |",
+             "|---|---|---|"]
+    for kind, result in kinds.items():
+        dvc = result.get("dvc", {})
+        lines.append(f"| {kind}, {result['machine']['precision']} | {_minutes(dvc.get('full_dvc_repro_s'))} "
+                     f"| {_minutes(dvc.get('make_test_s'))} |")
     return "\n".join(lines)
 
 
@@ -286,10 +325,6 @@ def _comparison_table(names: tuple[str, ...] | None) -> str:
     return "\n".join(lines)
 
 
-def sweep_headline_comparison() -> str:
-    return _comparison_table((*SWEEP_HEADLINE, UDR_ROW))
-
-
 def sweep_comparison() -> str:
     return _comparison_table(None)
 
@@ -298,8 +333,9 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline_table, "metrics": metrics_table, "platform": platform_table, "seed-spread": seed_spread_table,
     "check-proof": check_proof_table, "collapse-check": collapse_check_table,
     "likelihood-options": likelihood_options_table, "test-nll": test_nll_table, "benchmark": benchmark_table,
+    "timings": timings_table, "stages": stage_table,
     "sweep-headline": sweep_headline_table, "sweep-summary": sweep_summary_table,
-    "sweep-headline-comparison": sweep_headline_comparison, "sweep-comparison": sweep_comparison,
+    "sweep-comparison": sweep_comparison,
 }
 
 

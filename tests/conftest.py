@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,6 +39,28 @@ TINY_PARAMS = {
 def _deterministic_torch():
     torch.set_num_threads(1)
     torch.manual_seed(0)
+
+
+def runs_the_pipeline(command: object) -> bool:
+    """Whether a subprocess command runs DVC or a pipeline stage: what makes a test slow (pyproject.toml)."""
+    words = [str(word) for word in command] if isinstance(command, (list, tuple)) else str(command).split()
+    return any(Path(word).name == "dvc" or (before == "-m" and (word == "dvc" or word.startswith("stages.")))
+               for before, word in zip([""] + words, words))
+
+
+@pytest.fixture(autouse=True)
+def _slow_marker_matches(request, monkeypatch):
+    """A test not marked slow that runs DVC or a stage itself fails at once, saying why. (Through a script
+    it goes unseen: such tests are marked by hand.)"""
+    if request.node.get_closest_marker("slow"):
+        return
+    start = subprocess.Popen.__init__
+
+    def guarded(self, args, *rest, **options):
+        if runs_the_pipeline(args):
+            raise AssertionError(f"{request.node.nodeid} runs {args!r}: mark it slow (pyproject.toml's rule)")
+        start(self, args, *rest, **options)
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
 
 
 @pytest.fixture

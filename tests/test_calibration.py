@@ -19,7 +19,8 @@ def test_every_pair_of_healthy_seeds_is_judged_once_and_a_collapsed_seed_in_none
     assert healthy_seeds(SEEDS) == [str(seed) for seed in range(8)]
     trials = false_alarms(SEEDS)
     assert len(trials) == 28
-    assert {(t.committed, t.new) for t in trials} == {(f"seed {a}", f"seed {b}") for a in range(8) for b in range(a + 1, 8)}
+    pairs = {(f"seed {a}", f"seed {b}") for a in range(8) for b in range(a + 1, 8)}
+    assert {(trial.committed, trial.new) for trial in trials} == pairs
     assert all(trial.passed for trial in trials), [t for t in trials if not t.passed]
 
 

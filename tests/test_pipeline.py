@@ -14,6 +14,9 @@ import betavae.sources
 from stages import download
 from tests.conftest import REPO, TINY_PARAMS, write_tiny_dataset
 
+pytestmark = pytest.mark.slow  # every test here runs stages in subprocesses
+
+
 @pytest.fixture
 def workdir(tmp_path):
     """A copy of the pipeline's code and dvc.yaml with tiny params."""

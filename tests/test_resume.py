@@ -12,8 +12,9 @@ import yaml
 from betavae import resume
 from tests.conftest import REPO, TINY_PARAMS, write_tiny_dataset
 
-# 58 batches an epoch: the interruption after epoch 2 falls inside the learning-rate warm-up
-PARAMS = dict(TINY_PARAMS, train=dict(TINY_PARAMS["train"], epochs=12, kl_warmup_epochs=3, lr_warmup_steps=200,
+# 58 batches an epoch: the interruption after epoch 2 falls inside the learning-rate warm-up and the KL warm-up,
+# and three epochs remain to resume
+PARAMS = dict(TINY_PARAMS, train=dict(TINY_PARAMS["train"], epochs=5, kl_warmup_epochs=3, lr_warmup_steps=200,
                                       batch_size=50, val_size=100))
 
 
@@ -72,9 +73,10 @@ def test_the_fingerprint_covers_the_train_stage_code_and_nothing_else(tmp_path, 
     assert resume.fingerprint(images, settings, copies) != before
 
 
-@pytest.fixture
-def uninterrupted(tmp_path):
-    directory = setup_run(tmp_path, "whole")
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """One uninterrupted run, the reference of both interruptions."""
+    directory = setup_run(tmp_path_factory.mktemp("reference"), "whole")
     finish(directory)
     assert not (directory / "resume" / resume.CHECKPOINT).exists()  # cleared once the model is saved
     return directory

@@ -95,17 +95,10 @@ def test_compare_from_the_command_line_says_which_metrics_differ_beyond_the_seed
     assert absent.returncode == 1 and "run the sweep first" in absent.stderr
 
 
-@pytest.fixture
-def directory_remote(tmp_path):
-    """A local directory as the shared DVC remote: its url, `dvc remote modify` settings, environment, and a
-    count of the files stored in it."""
-    storage = tmp_path / "dvc-storage"
-    yield str(storage), {}, {}, lambda: sum(path.is_file() for path in storage.rglob("*"))
-
-
-@pytest.fixture
+@pytest.fixture(scope="module")
 def s3_remote():
-    """An S3 bucket on moto's server on loopback, started here and stopped after the test."""
+    """An S3 bucket on moto's server on loopback: its url, `dvc remote modify` settings, environment, and a
+    count of the objects stored in it."""
     import boto3
     from moto.server import ThreadedMotoServer
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -124,54 +117,92 @@ def s3_remote():
         server.stop()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("remote", ["directory_remote", "s3_remote"])
-def test_two_slices_on_two_clones_and_a_collector_share_a_sweep_through_git_and_dvc_remotes(tmp_path, remote,
-                                                                                         request):
-    """A bare git repository is the shared origin; the shared DVC remote is a directory or an S3 bucket. The
-    slices and the collector run the sweep workflow's commands; its other steps set up a runner, and
-    "Fetch the test images" runs the download stage, which the tiny workspace replaces by generated data."""
-    url, settings, credentials, stored_files = request.getfixturevalue(remote)
-    env = tool_environment(**credentials)
+# The sweep workflow's own commands (.github/workflows/sweep.yml), with its inputs set to a tiny grid
+SWEEP_INPUTS = {"BETAS": "0.5 4", "SEEDS": "0 1", "SLICES": "2"}
 
+
+def sweep_step(job, name):
+    return step(workflow("sweep.yml")["jobs"][job], name)["run"]
+
+
+def runner(env):
     def run(cwd, *command, extra=None):
         result = subprocess.run(command, cwd=cwd, env={**env, **(extra or {})}, capture_output=True, text=True)
         assert result.returncode == 0, f"{command} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
         return result
+    return run
 
-    origin, seed_repo = tmp_path / "origin.git", tmp_path / "seed"
-    run(tmp_path, "git", "init", "-q", "--bare", "--initial-branch=main", str(origin))
+
+@pytest.fixture(scope="module")
+def sliced_sweep(tmp_path_factory):
+    """A bare git repository as the shared origin, and two clones that each ran one slice of the sweep with
+    the workflow's slice command, pushing to the shared DVC remote, a local directory. The S3 test pushes
+    the same slices again to an S3 bucket: one training serves both remotes."""
+    root = tmp_path_factory.mktemp("sweep")
+    run = runner(tool_environment())
+    origin, seed_repo, storage = root / "origin.git", root / "seed", root / "dvc-storage"
+    run(root, "git", "init", "-q", "--bare", "--initial-branch=main", str(origin))
     seed_repo.mkdir()
     tiny_dvc_workspace(seed_repo, TINY_PARAMS)
     run(seed_repo, "git", "init", "-q", "-b", "main")
     run(seed_repo, "dvc", "init", "-q")
-    run(seed_repo, "dvc", "remote", "add", "-d", "shared", url)
-    for key, value in settings.items():
-        run(seed_repo, "dvc", "remote", "modify", "shared", key, value)
+    run(seed_repo, "dvc", "remote", "add", "-d", "shared", str(storage))
     run(seed_repo, "git", "add", "-A")
     run(seed_repo, "git", "commit", "-qm", "tiny pipeline")
     run(seed_repo, "git", "remote", "add", "origin", str(origin))
     run(seed_repo, "git", "push", "-q", "origin", "main")
-
-    # The sweep workflow's own commands (.github/workflows/sweep.yml), with its inputs set to a tiny grid
-    jobs = workflow("sweep.yml")["jobs"]
-    slice_step, collect_step = step(jobs["slice"], "Run this slice and push it"), step(jobs["collect"],
-                                                                                     "Pull every slice and summarise")
-    inputs = {"BETAS": "0.5 4", "SEEDS": "0 1", "SLICES": "2"}
-    machines = {}
-    for name in ("one", "two", "collector"):
-        run(tmp_path, "git", "clone", "-q", str(origin), name)
-        machines[name] = tmp_path / name
     for index, name in enumerate(("one", "two"), start=1):
-        run(machines[name], "bash", "-eo", "pipefail", "-c", slice_step["run"], extra={**inputs, "SLICE": str(index)})
-    assert stored_files() > 0  # the slices' outputs went to the shared remote
-    result = run(machines["collector"], "bash", "-eo", "pipefail", "-c", collect_step["run"], extra=inputs)
+        run(root, "git", "clone", "-q", str(origin), name)
+        output = run_slice(run, root / name, index)
+        assert "Running stage 'train'" in output
+    return root, origin, storage, run
 
-    record = json.loads((machines["collector"] / "metrics" / "beta_sweep.json").read_text())
+
+def run_slice(run, clone, index):
+    """The workflow's slice command in a clone: this slice's experiments, pushed to git and DVC remotes."""
+    return run(clone, "bash", "-eo", "pipefail", "-c", sweep_step("slice", "Run this slice and push it"),
+               extra={**SWEEP_INPUTS, "SLICE": str(index)}).stdout
+
+
+def collect_and_check(root, origin, name, run, remote_settings=None):
+    """Clone origin, point it at a remote (local config), run the workflow's collector, check its record."""
+    run(root, "git", "clone", "-q", str(origin), name)
+    collector = root / name
+    for key, value in (remote_settings or {}).items():
+        run(collector, "dvc", "remote", "modify", "--local", "shared", key, value)
+    result = run(collector, "bash", "-eo", "pipefail", "-c", sweep_step("collect", "Pull every slice and summarise"),
+                 extra=SWEEP_INPUTS)
+    record = json.loads((collector / "metrics" / "beta_sweep.json").read_text())
     names = {experiment_name(beta, seed) for beta in (0.5, 4.0) for seed in (0, 1)}
     assert set(record["runs"]) == names, result.stdout
     assert all("test_mse" in run_["metrics"] and "precision" in run_["platform"] for run_ in record["runs"].values())
     assert set(record["summary"]) == {"0.5", "4"} and record["summary"]["4"]["test_mse"]["count"] == 2
     assert set(record["udr"]) == {"0.5", "4"} and all(0 <= u["udr"] <= 1 for u in record["udr"].values())
-    assert (machines["collector"] / "plots" / "beta_sweep.png").stat().st_size > 10_000
-    assert not list(machines["collector"].glob("models/model.pt"))  # the collector trained nothing
+    assert (collector / "plots" / "beta_sweep.png").stat().st_size > 10_000
+    assert not list(collector.glob("models/model.pt"))  # the collector trained nothing
+    return record
+
+
+@pytest.mark.slow
+def test_two_slices_on_two_clones_and_a_collector_share_a_sweep_through_a_directory_remote(sliced_sweep):
+    """The slices and the collector run the sweep workflow's commands; its other steps set up a runner, and
+    "Fetch the test images" runs the download stage, which the tiny workspace replaces by generated data."""
+    root, origin, storage, run = sliced_sweep
+    assert sum(path.is_file() for path in storage.rglob("*")) > 0  # the slices' outputs went to the remote
+    collect_and_check(root, origin, "collector-directory", run)
+
+
+@pytest.mark.slow
+def test_the_same_slices_share_a_sweep_through_an_s3_remote(sliced_sweep, s3_remote):
+    """Each slice's clone runs the slice command again with the shared remote pointed at S3: its
+    experiments are kept (nothing retrains) and pushed there; a collector pulls them from S3 alone."""
+    root, origin, _, _ = sliced_sweep
+    url, settings, credentials, stored_objects = s3_remote
+    run, s3 = runner(tool_environment(**credentials)), {"url": url, **settings}
+    for index, name in enumerate(("one", "two"), start=1):
+        for key, value in s3.items():
+            run(root / name, "dvc", "remote", "modify", "--local", "shared", key, value)
+        output = run_slice(run, root / name, index)
+        assert "ran before on this commit and are kept" in output and "Running stage" not in output
+    assert stored_objects() > 0
+    collect_and_check(root, origin, "collector-s3", run, s3)

@@ -157,3 +157,9 @@ def test_the_drift_test_notices_a_workflow_command_the_makefile_lacks(tmp_path, 
     monkeypatch.setattr(sys.modules[__name__], "WORKFLOWS", copy / ".github" / "workflows")
     with pytest.raises(AssertionError):
         test_the_check_workflow_runs_what_ci_and_the_readme_run()
+
+
+def test_the_benchmark_times_the_suite_as_make_test_runs_it():
+    from benchmarks.train_speed import TEST_OPTIONS
+    recipe = re.search(r"^test:.*\n\t(.*)$", (REPO / "Makefile").read_text(), re.MULTILINE).group(1)
+    assert recipe.split() == ["pytest", *[option for option in TEST_OPTIONS if option != "-q"]]

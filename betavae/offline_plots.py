@@ -1,0 +1,53 @@
+"""The HTML template of `dvc plots show` and `dvc plots diff` that draws without a network: Vega, Vega-Lite
+and Vega-Embed inlined from the pinned vl-convert-python package, instead of dvc-render's CDN script tags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from betavae.io import atomic_path
+
+# DVC's template placeholders: {plot_divs} receives the plots; {scripts}, left out here, would receive
+# dvc-render's CDN <script src> tags, and {refresh_tag} the auto-refresh of `dvc plots show --open`
+PLOTS = "{plot_divs}"
+PLACEHOLDERS = ("{plot_divs}", "{scripts}", "{refresh_tag}")
+VEGA_LITE = "v5.21"  # the schema major of DVC's plot templates (vega-lite v5)
+CONFIG_PATH = "offline_plots.html"  # .dvc/config's plots.html_template, relative to .dvc/
+
+PAGE = """<!DOCTYPE html>
+<html>
+<head>
+    <meta charset="utf-8">
+    {refresh_tag}
+    <title>DVC plots</title>
+    <script type="text/javascript">
+{bundle}
+    </script>
+    <style>
+        table { border-spacing: 15px; }
+    </style>
+</head>
+<body>
+    {plot_divs}
+</body>
+</html>
+"""
+
+
+def vega_bundle() -> str:
+    """Vega, Vega-Lite and Vega-Embed in one script that sets window.vega, vegaLite and vegaEmbed."""
+    import vl_convert
+    return vl_convert.javascript_bundle(vl_version=VEGA_LITE)
+
+
+def page_template(bundle: str) -> str:
+    """The page with the bundle inlined; DVC fills in {plot_divs} (and {refresh_tag})."""
+    clashes = [placeholder for placeholder in PLACEHOLDERS if placeholder in bundle]
+    if clashes:  # DVC would replace them inside the script
+        raise ValueError(f"the Vega bundle contains DVC's placeholder {clashes[0]}")
+    return PAGE.replace("{bundle}", bundle)
+
+
+def write_template(path: Path) -> None:
+    with atomic_path(path) as partial:
+        partial.write_text(page_template(vega_bundle()), encoding="utf-8")
