@@ -9,7 +9,6 @@ from betavae.io import atomic_path
 
 # DVC's template placeholders: {plot_divs} receives the plots; {scripts}, left out here, would receive
 # dvc-render's CDN <script src> tags, and {refresh_tag} the auto-refresh of `dvc plots show --open`
-PLOTS = "{plot_divs}"
 PLACEHOLDERS = ("{plot_divs}", "{scripts}", "{refresh_tag}")
 VEGA_LITE = "v5.21"  # the schema major of DVC's plot templates (vega-lite v5)
 CONFIG_PATH = "offline_plots.html"  # .dvc/config's plots.html_template, relative to .dvc/
