@@ -29,10 +29,11 @@ repro: setup
 	dvc status -q
 
 # The whole suite, slow tests included, one worker per core (pytest-xdist); each test file runs on one
-# worker (--dist loadfile), so a module's shared workspace is built once. `pytest -m "not slow"` is the
+# worker (--dist loadfile), so a module's shared workspace is built once, the longest modules first
+# (tests/conftest.py orders them; --no-loadscope-reorder keeps that order). `pytest -m "not slow"` is the
 # quick check.
 test: setup-dev
-	pytest -n auto --dist loadfile --durations=10
+	pytest -n auto --dist loadfile --no-loadscope-reorder --durations=10
 
 # Re-run every stage and fail unless the committed results come back: exactly on the platform that made
 # them, within the seed spread on another (see scripts/check_repro.py).

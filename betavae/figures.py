@@ -87,15 +87,7 @@ def save_beta_sweep_figure(summary: dict, udr: dict, path: str | Path) -> None:
     axes[0].set(title="Rate–distortion", xlabel="rate: KL(q(z|x) ‖ p(z)) [nats/image]", ylabel=label)
     _errorbar_against_beta(axes[1], betas, [summary[b]["test_mse"] for b in betas], "Test MSE against β",
                            "test MSE per pixel")
-    scored = [beta for beta in betas if beta in udr]
-    axes[2].plot(scored, [udr[beta]["udr"] for beta in scored], "o-", label="UDR: median over pairs of seeds")
-    for beta in scored:
-        scores = udr[beta]["model_scores"]
-        axes[2].plot([beta] * len(scores), scores, ".", color="grey", label="each model: median over its pairs"
-                     if beta == scored[0] else None)
-    axes[2].set(title="UDR against β (label-free disentanglement)", xlabel="β (log scale)", ylabel="UDR",
-                xscale="log", ylim=(0, 1))
-    axes[2].legend(fontsize=8)
+    _draw_udr(axes[2], [beta for beta in betas if beta in udr], udr)
     if with_bound:
         _errorbar_against_beta(axes[3], betas, [summary[b]["iwae_nats"] for b in betas],
                                "IWAE bound on log p(x) against β", "IWAE_k [nats/image], higher is better")
@@ -104,6 +96,23 @@ def save_beta_sweep_figure(summary: dict, udr: dict, path: str | Path) -> None:
     figure.suptitle(f"β sweep: mean ± sd over {seeds} seeds per β")
     figure.tight_layout()
     _save(figure, path)
+
+
+def _draw_udr(axes, betas: list[float], udr: dict) -> None:
+    """UDR per beta with its bootstrap interval over seeds, and the chance level as a line in its band."""
+    def interval(name: str) -> tuple[list[float], list[float]]:
+        return ([udr[b][name] - udr[b]["bootstrap"][name][0] for b in betas],
+                [udr[b]["bootstrap"][name][1] - udr[b][name] for b in betas])
+    level = udr[betas[0]]["bootstrap"]["level"] if betas else 0.95
+    axes.errorbar(betas, [udr[b]["udr"] for b in betas], yerr=interval("udr"), fmt="o-", capsize=3,
+                  label=f"UDR: median over seed pairs\n({level:.0%} bootstrap interval over seeds)")
+    axes.plot(betas, [udr[b]["chance"] for b in betas], "--", color="grey",
+              label="chance: the same codes\nin random axes (band: bootstrap)")
+    axes.fill_between(betas, [udr[b]["bootstrap"]["chance"][0] for b in betas],
+                      [udr[b]["bootstrap"]["chance"][1] for b in betas], color="grey", alpha=0.2)
+    axes.set(title="UDR against β, with its chance level", xlabel="β (log scale)", ylabel="UDR",
+             xscale="log", ylim=(0, 1))
+    axes.legend(fontsize=8, loc="upper left")
 
 
 def _errorbar_against_beta(axes, betas: list[float], spreads: list, title: str, ylabel: str) -> None:

@@ -69,3 +69,93 @@ def udr(representations: list[tuple[torch.Tensor, torch.Tensor]]) -> dict:
     models = [median(score for pair, score in pairs.items() if i in pair) for i in range(len(representations))]
     return {"udr": median(pairs.values()), "model_scores": models,
             "pair_scores": {f"{i}-{j}": score for (i, j), score in pairs.items()}}
+
+
+# --- Chance level and a bootstrap over seeds ---------------------------------------------------------------
+#
+# UDR's relative strength is well above 0 for two codes that hold the same information in unaligned axes,
+# and more so the fewer units they have. Its chance level is what the same pair would score if each model's
+# axes were arbitrary: one model's active posterior means against random rotations of the other's, each
+# unit standardised first so that a rotation mixes the units evenly (UDR only sees ranks, so standardising
+# changes nothing else). docs/sweep.md argues the choice.
+
+CHANCE_ROTATIONS = 50  # random rotations per direction of each pair
+BOOTSTRAP_DRAWS = 2000
+INTERVAL = 0.95
+
+
+def random_rotation(dim: int, generator: torch.Generator) -> torch.Tensor:
+    """An orthogonal [dim, dim] matrix drawn uniformly (Haar): QR of a Gaussian matrix, signs fixed by R's diagonal."""
+    q, r = torch.linalg.qr(torch.randn(dim, dim, generator=generator, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r))
+
+
+def standardize(values: torch.Tensor) -> torch.Tensor:
+    """Each column to mean 0 and sd 1 (a constant column stays 0): [N, D] -> [N, D] float64."""
+    values = values.double()
+    sd = values.std(dim=0)
+    return (values - values.mean(dim=0)) / torch.where(sd > 0, sd, torch.ones_like(sd))
+
+
+def chance_pair_score(mu_a: torch.Tensor, kl_a: torch.Tensor, mu_b: torch.Tensor, kl_b: torch.Tensor,
+                      rotations: int = CHANCE_ROTATIONS, seed: int = 0, threshold: float = KL_THRESHOLD) -> float:
+    """The pair's UDR if each model held what it holds in arbitrary axes: each one's standardised active
+    posterior means against `rotations` random rotations of the other's, averaged over both directions."""
+    active_a, active_b = kl_a > threshold, kl_b > threshold
+    if not active_a.any() or not active_b.any():
+        return 0.0
+    a, b = standardize(mu_a[:, active_a]), standardize(mu_b[:, active_b])
+    generator = torch.Generator().manual_seed(seed)
+    scores = []
+    for _ in range(rotations):
+        scores.append(relative_strength(spearman_matrix(a, b @ random_rotation(b.shape[1], generator))))
+        scores.append(relative_strength(spearman_matrix(a @ random_rotation(a.shape[1], generator), b)))
+    return sum(scores) / len(scores)
+
+
+def _median_over_resampled_pairs(scores: dict[tuple[int, int], float], resample: list[int]) -> float | None:
+    """Median over every pair of positions in the resample that holds two different models (None if none)."""
+    values = [scores[min(i, j), max(i, j)] for i, j in combinations(resample, 2) if i != j]
+    return median(values) if values else None
+
+
+def _percentiles(values: list[float], level: float) -> list[float]:
+    ordered = sorted(values)
+    tail = (1 - level) / 2
+    return [ordered[round(tail * (len(ordered) - 1))], ordered[round((1 - tail) * (len(ordered) - 1))]]
+
+
+def bootstrap_over_seeds(pair_scores: dict[tuple[int, int], float], pair_chance: dict[tuple[int, int], float],
+                         count: int, draws: int = BOOTSTRAP_DRAWS, seed: int = 0, level: float = INTERVAL) -> dict:
+    """Percentile intervals of UDR, its chance level and their difference, from resampling the models
+    (seeds) with replacement: every pair a resample holds counts, so pairs that share a model move together.
+
+    Resamples with one distinct model have no pair and are left out; `resamples` says how many were kept.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    kept: dict[str, list[float]] = {"udr": [], "chance": [], "above_chance": []}
+    above = {pair: pair_scores[pair] - pair_chance[pair] for pair in pair_scores}
+    for _ in range(draws):
+        resample = torch.randint(count, (count,), generator=generator).tolist()
+        score = _median_over_resampled_pairs(pair_scores, resample)
+        if score is None:
+            continue
+        kept["udr"].append(score)
+        kept["chance"].append(_median_over_resampled_pairs(pair_chance, resample))
+        kept["above_chance"].append(_median_over_resampled_pairs(above, resample))
+    return {"level": level, "draws": draws, "resamples": len(kept["udr"]),
+            **{name: _percentiles(values, level) for name, values in kept.items()}}
+
+
+def udr_with_chance(representations: list[tuple[torch.Tensor, torch.Tensor]], rotations: int = CHANCE_ROTATIONS,
+                    draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> dict:
+    """udr() with, per pair, its chance level, and for UDR, chance and UDR − chance a bootstrap interval over seeds."""
+    result = udr(representations)
+    pairs = list(combinations(range(len(representations)), 2))
+    scores = {pair: result["pair_scores"][f"{pair[0]}-{pair[1]}"] for pair in pairs}
+    chance = {(i, j): chance_pair_score(*representations[i], *representations[j], rotations=rotations, seed=seed)
+              for i, j in pairs}
+    above = {pair: scores[pair] - chance[pair] for pair in pairs}
+    return {**result, "chance": median(chance.values()), "above_chance": median(above.values()),
+            "pair_chance": {f"{i}-{j}": value for (i, j), value in chance.items()},
+            "bootstrap": bootstrap_over_seeds(scores, chance, len(representations), draws, seed)}

@@ -15,7 +15,8 @@ remote (`dvc exp push`); `--pull REMOTE` fetches them (`dvc exp pull`). Every ma
 commit with the same --betas and --seeds.
 
 Summarising reads the experiments from `dvc exp show --json` and writes metrics/beta_sweep.json (every
-run, mean ± sd over seeds per beta, UDR per beta) and plots/beta_sweep.png; `python scripts/docs.py`
+run, mean ± sd over seeds per beta, UDR per beta with its chance level and bootstrap intervals over
+seeds) and plots/beta_sweep.png; `python scripts/docs.py`
 turns the JSON into the tables of docs/sweep.md. UDR (betavae/udr.py) needs every model: each is read
 from its experiment with dvc.api and encodes the test images.
 """
@@ -66,17 +67,18 @@ def posterior_means(rev: str, test_images):
 
 
 def udr_per_beta(points) -> dict:
-    """UDR of each beta's seeds, from their models' posterior means and their per-unit KL."""
+    """UDR of each beta's seeds, from their models' posterior means and their per-unit KL, with its chance
+    level and bootstrap intervals over seeds (betavae.udr.udr_with_chance)."""
     import torch
 
     from betavae.data import load_images
-    from betavae.udr import udr
+    from betavae.udr import udr_with_chance
     test_images, _ = load_images(REPO / "data" / "fashion_mnist", "test")
     by_beta: dict[float, list] = {}
     for point in points:
         kl = torch.tensor(list(point.metrics["kl_per_dimension"].values()))
         by_beta.setdefault(point.beta, []).append((posterior_means(point.rev, test_images), kl))
-    return {beta: udr(models) for beta, models in by_beta.items() if len(models) > 1}
+    return {beta: udr_with_chance(models) for beta, models in by_beta.items() if len(models) > 1}
 
 
 def summarise(cells: list[tuple[float, int]], output: Path, figure: Path, command: str) -> None:
@@ -98,7 +100,9 @@ def summarise(cells: list[tuple[float, int]], output: Path, figure: Path, comman
     save_beta_sweep_figure(summary, udr, figure)
     for beta, metrics in summary.items():
         shown = ", ".join(f"{name} {s.mean:.4g} ± {s.sd:.2g}" for name, s in metrics.items())
-        print(f"beta {beta:g} ({metrics['test_mse'].count} seeds): {shown}; UDR {udr.get(beta, {}).get('udr')}")
+        scored = udr.get(beta)
+        shown += f"; UDR {scored['udr']:.3f}, by chance {scored['chance']:.3f}" if scored else ""
+        print(f"beta {beta:g} ({metrics['test_mse'].count} seeds): {shown}")
     print(f"wrote {output} and {figure}")
 
 

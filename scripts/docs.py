@@ -249,19 +249,13 @@ def timings_table() -> str:
 
 # The metrics the README shows per beta; docs/sweep.md shows every one.
 SWEEP_HEADLINE = ("test_mse", "kl_nats", "active_units", "linear_probe_accuracy")
-UDR_ROW = "UDR"
 
 
 def _sweep() -> tuple[dict, dict]:
-    """metrics/beta_sweep.json and its summary, with UDR as one more row: its spread over the models' scores."""
-    from betavae.sweep import Spread, summary_of_record
+    """metrics/beta_sweep.json and its summary (mean and sd over seeds of every metric, per beta)."""
+    from betavae.sweep import summary_of_record
     record = read_json("metrics/beta_sweep.json")
-    summary = summary_of_record(record)
-    for beta, metrics in summary.items():
-        scores = record["udr"].get(f"{beta:g}", {}).get("model_scores")
-        if scores:
-            metrics[UDR_ROW] = Spread(mean(scores), stdev(scores) if len(scores) > 1 else 0.0, len(scores))
-    return record, summary
+    return record, summary_of_record(record)
 
 
 def _plus_minus(mean_: float, sd: float) -> str:
@@ -283,16 +277,43 @@ def _sweep_source(record: dict) -> str:
 def _sweep_table(names: tuple[str, ...] | None) -> str:
     record, summary = _sweep()
     betas = sorted(summary)
-    names = names or tuple(name for name in summary[betas[0]] if name != UDR_ROW)
+    names = names or tuple(summary[betas[0]])
     lines = [_sweep_source(record), "", "| metric | " + " | ".join(f"β = {beta:g}" for beta in betas) + " |",
              "|---" * (len(betas) + 1) + "|"]
     for name in names:
         lines.append(f"| {name} | " + " | ".join(_plus_minus(summary[b][name].mean, summary[b][name].sd)
                                                   for b in betas) + " |")
-    udr = [record["udr"].get(f"{beta:g}") for beta in betas]
-    lines.append("| UDR, median over pairs of seeds (each model's score) | " + " | ".join(
-        f"{u['udr']:.2f} ({', '.join(f'{s:.2f}' for s in u['model_scores'])})" if u else "—" for u in udr) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + _udr_rows(record, betas))
+
+
+UDR_ROWS = (("udr", "UDR, median over pairs of seeds", "{:.2f}"),
+            ("chance", "UDR by chance: the same codes in random axes", "{:.2f}"),
+            ("above_chance", "UDR − chance", "{:+.2f}"))
+
+
+def _udr_rows(record: dict, betas: list[float]) -> list[str]:
+    """UDR, its chance level and their difference per beta, each with its bootstrap interval over seeds."""
+    scored = [record["udr"].get(f"{beta:g}") for beta in betas]
+    level = next((u["bootstrap"]["level"] for u in scored if u), 0.95)
+    rows = []
+    for name, label, form in UDR_ROWS:
+        cells = [f"{form.format(u[name])} [{form.format(u['bootstrap'][name][0])}, "
+                 f"{form.format(u['bootstrap'][name][1])}]" if u else "—" for u in scored]
+        rows.append(f"| {label} [{level:.0%} bootstrap over seeds] | " + " | ".join(cells) + " |")
+    return rows
+
+
+def udr_sentence() -> str:
+    """How far above its chance level each beta's UDR is, from metrics/beta_sweep.json."""
+    record, summary = _sweep()
+    scored = {beta: record["udr"][f"{beta:g}"] for beta in sorted(summary) if f"{beta:g}" in record["udr"]}
+    parts = [f"{u['above_chance']:+.2f} [{u['bootstrap']['above_chance'][0]:+.2f}, "
+             f"{u['bootstrap']['above_chance'][1]:+.2f}] at β = {beta:g}" for beta, u in scored.items()]
+    clear = [f"{beta:g}" for beta, u in scored.items() if u["bootstrap"]["above_chance"][0] > 0]
+    return (f"UDR above its chance level (the same models' codes in random axes, which score "
+            f"{min(u['chance'] for u in scored.values()):.2f} to {max(u['chance'] for u in scored.values()):.2f}): "
+            + "; ".join(parts) + ". Only where the interval excludes 0 (β = " + (", ".join(clear) or "none")
+            + ") do two seeds' units agree more than arbitrary axes of the same information would.")
 
 
 def sweep_headline_table() -> str:
@@ -311,7 +332,7 @@ def _comparison_table(names: tuple[str, ...] | None) -> str:
     if 1.0 in summary and 5.0 in summary and (1.0, 5.0) not in pairs:
         pairs.append((1.0, 5.0))
     compared = {pair: {row["metric"]: row for row in compare(summary, *pair)} for pair in pairs}
-    names = names or tuple(sorted(compared[pairs[0]], key=lambda name: (name == UDR_ROW, name)))
+    names = names or tuple(sorted(compared[pairs[0]]))
     lines = [f"Each cell: the change of the mean from the first β to the second; **exceeds** where it is larger "
              f"than {POOLED_SD_MULTIPLE:g} pooled seed standard deviations, *within* where seeds alone could make it.",
              "", "| metric | " + " | ".join(f"β {a:g} → {b:g}" for a, b in pairs) + " |",
@@ -335,7 +356,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "likelihood-options": likelihood_options_table, "test-nll": test_nll_table, "benchmark": benchmark_table,
     "timings": timings_table, "stages": stage_table,
     "sweep-headline": sweep_headline_table, "sweep-summary": sweep_summary_table,
-    "sweep-comparison": sweep_comparison,
+    "sweep-comparison": sweep_comparison, "sweep-udr": udr_sentence,
 }
 
 

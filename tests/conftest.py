@@ -115,3 +115,59 @@ def tool_environment(**extra: str) -> dict:
     return dict(os.environ, DVC_NO_ANALYTICS="1", PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
                 GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.invalid",
                 GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.invalid", **extra)
+
+
+def _git_dvc_commit(root: Path, message: str) -> None:
+    env = tool_environment()
+    for command in (("git", "init", "-q", "-b", "main"), ("dvc", "init", "-q"), ("dvc", "repro", "-q"),
+                    ("git", "add", "-A"), ("git", "commit", "-qm", message)):
+        subprocess.run(command, cwd=root, env=env, check=True, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session")
+def committed_tiny_repo(tmp_path_factory, worker_id) -> Path:
+    """A git + DVC repo of the tiny pipeline (TINY_PARAMS) whose `dvc repro` results are committed, its
+    outputs and run cache in .dvc/cache: built once per test run, shared by the xdist workers through a
+    lock. Read-only: tests work in a copy (copy_of_committed_tiny_repo)."""
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    root = shared / "committed-tiny-repo"
+    from filelock import FileLock
+    with FileLock(str(shared / "committed-tiny-repo.lock")):
+        if not (root / ".built").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            tiny_dvc_workspace(root, TINY_PARAMS)
+            _git_dvc_commit(root, "tiny pipeline and its results")
+            (root / ".git" / "info" / "exclude").write_text("/.built\n")
+            (root / ".built").touch()
+    return root
+
+
+@pytest.fixture
+def copy_of_committed_tiny_repo(committed_tiny_repo, tmp_path) -> Path:
+    """A private copy of committed_tiny_repo (without DVC's temporary state), to change at will."""
+    copy = tmp_path / "repo"
+    shutil.copytree(committed_tiny_repo, copy, symlinks=True, ignore=shutil.ignore_patterns("tmp", ".built"))
+    return copy
+
+
+# The modules that train most, longest first (as `make test`'s --durations measured them on 2 cores),
+# each followed in the run by quick modules. pytest-xdist (--dist loadfile --no-loadscope-reorder) hands a
+# worker the next module in this order as it runs low, so the long ones start early and the quick ones
+# fill the gaps, instead of a long module starting last while the other worker idles.
+LONGEST_MODULES = ("test_check_repro.py", "test_sweep.py", "test_likelihood_options.py", "test_resume.py",
+                   "test_pipeline.py", "test_dvc_yaml.py", "test_offline_plots.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long-running modules first, in LONGEST_MODULES order, each followed by quick modules (stable otherwise)."""
+    modules = list(dict.fromkeys(item.path.name for item in items))
+    long = [name for name in LONGEST_MODULES if name in modules]
+    quick = [name for name in modules if name not in long]
+    share = -(-len(quick) // max(len(long), 1))  # quick modules after each long one
+    order = []
+    for index, name in enumerate(long):
+        order += [name, *quick[index * share:(index + 1) * share]]
+    order += quick[len(long) * share:]
+    rank = {name: position for position, name in enumerate(order)}
+    items.sort(key=lambda item: rank[item.path.name])

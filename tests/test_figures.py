@@ -85,7 +85,8 @@ def summary(metrics_by_beta):
             for beta, metrics in metrics_by_beta.items()}
 
 
-UDR = {1.0: {"udr": 0.4, "model_scores": [0.3, 0.4, 0.5]}, 5.0: {"udr": 0.6, "model_scores": [0.6, 0.6, 0.7]}}
+UDR = {1.0: {"udr": 0.4, "chance": 0.2, "bootstrap": {"level": 0.95, "udr": [0.3, 0.5], "chance": [0.15, 0.25]}},
+       5.0: {"udr": 0.6, "chance": 0.3, "bootstrap": {"level": 0.95, "udr": [0.55, 0.7], "chance": [0.25, 0.35]}}}
 
 
 def test_the_beta_sweep_on_grey_levels_shows_the_objective_udr_and_no_likelihood(drawn, tmp_path):
@@ -96,6 +97,13 @@ def test_the_beta_sweep_on_grey_levels_shows_the_objective_udr_and_no_likelihood
     assert "Bernoulli cross-entropy on grey levels" in axes[0].get_ylabel()
     assert not any("IWAE" in axis.get_title() for axis in axes)
     assert "UDR" in axes[2].get_title() and list(axes[2].lines[0].get_ydata()) == [0.4, 0.6]
+    udr_bars, = axes[2].containers  # UDR's bootstrap interval: 0.3 to 0.5 at beta 1
+    lower_caps, upper_caps = udr_bars.lines[1]
+    assert lower_caps.get_ydata()[0] == pytest.approx(0.3) and upper_caps.get_ydata()[0] == pytest.approx(0.5)
+    chance, = [line for line in axes[2].lines if "chance" in str(line.get_label())]
+    assert list(chance.get_ydata()) == [0.2, 0.3]
+    band, = axes[2].collections[-1:]
+    assert band.get_paths()[0].get_extents().y0 == pytest.approx(0.15)
     assert len(axes[1].containers) == 1  # error bars: mean ± sd over seeds
     assert "3 seeds" in drawn[0].texts[0].get_text()
 

@@ -178,6 +178,9 @@ def collect_and_check(root, origin, name, run, remote_settings=None):
     assert all("test_mse" in run_["metrics"] and "precision" in run_["platform"] for run_ in record["runs"].values())
     assert set(record["summary"]) == {"0.5", "4"} and record["summary"]["4"]["test_mse"]["count"] == 2
     assert set(record["udr"]) == {"0.5", "4"} and all(0 <= u["udr"] <= 1 for u in record["udr"].values())
+    for scored in record["udr"].values():  # two seeds: one pair, so its chance level and a point interval
+        assert 0 <= scored["chance"] <= 1 and scored["above_chance"] == pytest.approx(scored["udr"] - scored["chance"])
+        assert scored["bootstrap"]["udr"] == [scored["udr"]] * 2 and scored["bootstrap"]["resamples"] > 0
     assert (collector / "plots" / "beta_sweep.png").stat().st_size > 10_000
     assert not list(collector.glob("models/model.pt"))  # the collector trained nothing
     return record

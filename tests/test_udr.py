@@ -1,9 +1,12 @@
 """UDR's known answers (Duan et al. 2020, as disentanglement_lib computes it)."""
 
+import math
+
 import pytest
 import torch
 
-from betavae.udr import pair_score, ranks, relative_strength, spearman_matrix, udr
+from betavae.udr import (bootstrap_over_seeds, chance_pair_score, pair_score, random_rotation, ranks,
+                         relative_strength, spearman_matrix, standardize, udr, udr_with_chance)
 
 ACTIVE = torch.ones(4)
 
@@ -71,3 +74,104 @@ def test_udr_is_the_median_over_pairs():
     assert result["model_scores"][2] < 0.05
     with pytest.raises(ValueError, match="at least two"):
         udr([(a, ACTIVE)])
+
+
+# --- Chance level: the same information in arbitrary axes ---
+
+def test_a_random_rotation_is_orthogonal_and_uniform():
+    generator = torch.Generator().manual_seed(0)
+    rotations = torch.stack([random_rotation(3, generator) for _ in range(4000)])
+    assert torch.allclose(rotations[0] @ rotations[0].T, torch.eye(3, dtype=torch.float64), atol=1e-12)
+    # Haar: every entry has mean 0 and mean square 1/dim
+    assert rotations.mean(0).abs().max() < 0.04
+    assert torch.allclose(rotations.pow(2).mean(0), torch.full((3, 3), 1 / 3, dtype=torch.float64), atol=0.02)
+
+
+def test_standardize_gives_mean_zero_and_unit_sd_and_leaves_a_constant_column_at_zero():
+    values = torch.cat([latents(dims=2) * torch.tensor([100.0, 0.01]) + 7, torch.full((50_000, 1), 3.0)], dim=1)
+    out = standardize(values)
+    assert torch.allclose(out.mean(0), torch.zeros(3, dtype=torch.float64), atol=1e-9)
+    assert torch.allclose(out.std(0), torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64), atol=1e-9)
+
+
+def test_one_unit_has_no_arbitrary_axis_so_its_chance_level_is_one():
+    a = latents(dims=1)
+    assert chance_pair_score(a, torch.ones(1), -3 * a, torch.ones(1)) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_the_chance_level_of_two_gaussian_units_matches_its_integral():
+    """Two standard normal units against themselves turned by an angle t: Pearson correlations |cos t| and
+    |sin t|, Spearman (6/pi) asin(r/2) for normal pairs; each of the four units scores max^2 / sum, so the
+    pair scores that, averaged over t uniform (reflections give the same values)."""
+    def spearman(r):
+        return 6 / math.pi * math.asin(r / 2)
+
+    def score(t):
+        c, s = spearman(abs(math.cos(t))), spearman(abs(math.sin(t)))
+        return max(c, s) ** 2 / (c + s)
+    steps = 20_000
+    expected = sum(score((k + 0.5) * 2 * math.pi / steps) for k in range(steps)) / steps
+    a = latents(count=10_000, dims=2)
+    chance = chance_pair_score(a, torch.ones(2), a[:, [1, 0]], torch.ones(2), rotations=200)
+    assert expected == pytest.approx(0.660, abs=0.001)
+    assert chance == pytest.approx(expected, abs=0.025)  # 400 draws: a standard error of about 0.008
+
+
+def test_the_chance_level_falls_with_more_units_and_ignores_each_units_scale():
+    a = latents(count=10_000, dims=10)
+    chance = {d: chance_pair_score(a[:, :d], torch.ones(d), a[:, :d], torch.ones(d)) for d in (3, 5, 10)}
+    assert chance[3] > chance[5] > chance[10] > 0.1  # far above the ~0 of unrelated codes
+    scaled = a[:, :5] * torch.tensor([1000.0, 1.0, 0.001, 5.0, 0.2])
+    assert chance_pair_score(scaled, torch.ones(5), a[:, :5], torch.ones(5)) == pytest.approx(chance[5], abs=1e-6)
+
+
+def test_unrelated_codes_stay_near_zero_under_rotation_too():
+    assert chance_pair_score(latents(10_000, seed=1), ACTIVE, latents(10_000, seed=2), ACTIVE, rotations=10) < 0.05
+
+
+def test_the_chance_level_uses_only_active_units_and_a_collapsed_model_scores_zero():
+    a = latents(count=10_000)
+    noisy = torch.cat([a[:, :2], 100 * latents(10_000, seed=3)[:, :2]], dim=1)
+    two_active = torch.tensor([1.0, 1.0, 0.0, 0.0])
+    assert chance_pair_score(noisy, two_active, a, two_active) == pytest.approx(
+        chance_pair_score(a[:, :2], torch.ones(2), a[:, :2], torch.ones(2)), abs=1e-9)
+    assert chance_pair_score(a, torch.zeros(4), a, ACTIVE) == 0.0
+
+
+# --- Bootstrap over seeds ---
+
+def test_a_bootstrap_of_equal_pairs_is_a_point():
+    scores = {(0, 1): 0.4, (0, 2): 0.4, (1, 2): 0.4}
+    chance = {pair: 0.1 for pair in scores}
+    result = bootstrap_over_seeds(scores, chance, 3, draws=200)
+    assert result["udr"] == [0.4, 0.4] and result["chance"] == [0.1, 0.1]
+    assert result["above_chance"] == pytest.approx([0.3, 0.3])
+
+
+def test_the_bootstrap_leaves_out_resamples_of_one_model_and_stays_within_the_pair_scores():
+    scores = {(0, 1): 0.2, (0, 2): 0.5, (1, 2): 0.8}
+    chance = {(0, 1): 0.1, (0, 2): 0.1, (1, 2): 0.1}
+    result = bootstrap_over_seeds(scores, chance, 3, draws=2700)
+    # 3 of the 27 equally likely resamples hold one model only
+    assert result["resamples"] == pytest.approx(2700 * 24 / 27, rel=0.05)
+    assert result["udr"] == [0.2, 0.8]  # a resample of models {0, 1} only scores 0.2; of {1, 2} only, 0.8
+    assert result["above_chance"] == pytest.approx([0.1, 0.7])
+
+
+def test_the_bootstrap_interval_is_wider_than_the_spread_of_model_scores_when_one_model_differs():
+    """Model 2 is unlike the others: its two pairs share it and move together."""
+    scores = {(0, 1): 0.9, (0, 2): 0.1, (1, 2): 0.1}
+    result = bootstrap_over_seeds(scores, {pair: 0.0 for pair in scores}, 3)
+    assert result["udr"] == [0.1, 0.9]
+
+
+def test_udr_with_chance_reports_both_per_pair_and_their_difference():
+    a = latents(count=10_000)
+    models = [(a, ACTIVE), (-a[:, [1, 0, 3, 2]], ACTIVE), (a[:, [3, 2, 1, 0]] * 2, ACTIVE)]
+    result = udr_with_chance(models, rotations=10, draws=100)
+    assert result["udr"] == pytest.approx(1.0, abs=0.03)  # 1 up to chance correlations of 10,000 images
+    assert set(result["pair_chance"]) == {"0-1", "0-2", "1-2"}
+    assert 0.2 < result["chance"] < 0.6  # four units in arbitrary axes (about 0.4)
+    assert result["above_chance"] == pytest.approx(result["udr"] - result["chance"], abs=0.03)
+    low, high = result["bootstrap"]["above_chance"]
+    assert low <= result["above_chance"] <= high
