@@ -7,9 +7,10 @@
     python scripts/beta_sweep.py --collect --pull origin     # any machine: pull every slice, summarise
     python scripts/beta_sweep.py --compare 1 5               # which metrics differ beyond the seed spread
 
-Each (beta, seed) runs `dvc exp run -S train.beta=B -S train.seed=S --name sweep-beta-B-seed-S` in the
-workspace (no queue worker: sequential is what 2 cores do best), and the workspace is put back to the
-commit afterwards; an experiment already recorded on this commit is kept, so an interrupted sweep resumes.
+Each (beta, seed) runs `dvc exp run -S train.beta=B -S train.seed=S --name sweep-beta-B-seed-S evaluate`
+in the workspace (no queue worker: sequential is what 2 cores do best): the stages up to `evaluate`, all
+the summary reads (one experiment's figures: `dvc exp apply` it, then `dvc repro`). The workspace is put
+back to the commit afterwards; an experiment already recorded on this commit is kept, so an interrupted sweep resumes.
 `--push REMOTE` sends the slice's experiments to the git remote and their outputs to the default DVC
 remote (`dvc exp push`); `--pull REMOTE` fetches them (`dvc exp pull`). Every machine must be on the same
 commit with the same --betas and --seeds.
@@ -33,7 +34,7 @@ DEFAULT_BETAS = (0.5, 1.0, 2.0, 5.0, 10.0)
 DEFAULT_SEEDS = (0, 1, 2)
 
 
-# Minutes per experiment (train, evaluate, figures) at 20 epochs on 2 CPU cores, per kind of CPU: the sweep of
+# Minutes per experiment (train and evaluate) at 20 epochs on 2 CPU cores, per kind of CPU: the sweep of
 # metrics/beta_sweep.json on AMD EPYC Zen 4; an earlier 5-beta sweep on Intel AMX; an AVX2-only AMD EPYC.
 MINUTES_PER_EXPERIMENT = {"AMX": 3.5, "AVX512-BF16": 7.0}
 MINUTES_OTHERWISE = 15.0  # AVX2 only
@@ -55,7 +56,7 @@ def run_cells(cells: list[tuple[float, int]]) -> None:
     from betavae.sweep import experiment_name
     print(estimate(len(cells)), flush=True)
     run_experiments(REPO, {experiment_name(beta, seed): [f"train.beta={beta}", f"train.seed={seed}"]
-                           for beta, seed in cells})
+                           for beta, seed in cells}, targets=["evaluate"])
 
 
 def posterior_means(rev: str, test_images):

@@ -9,8 +9,9 @@
 | binarized | data.binarize=true | ELBO and IWAE bound of binarized images, at the default beta |
 | binarized-beta-1 | data.binarize=true, train.beta=1 | the plain VAE: its NLL compares with published ones |
 
-Each option runs `dvc exp run -S ... --name likelihood-OPTION` in the workspace, so only the stages
-that depend on the changed params run again. An option whose stages ran before with the same params,
+Each option runs `dvc exp run -S ... --name likelihood-OPTION evaluate` in the workspace, so only the
+stages up to `evaluate` that depend on the changed params run again (an option's figures: `dvc exp apply`
+it, then `dvc repro`). An option whose stages ran before with the same params,
 code and data (the committed params after `dvc repro`, say) is restored from DVC's run cache instead of
 run. An option that is already an experiment of this commit is kept, so an interrupted run resumes. The
 workspace is put back to the commit afterwards. Writes metrics/likelihood_options.json;
@@ -48,7 +49,8 @@ def main() -> None:
     from betavae.experiments import exp_show, experiment_results, head_commit, run_experiments
 
     params = load_params(REPO / "params.yaml")
-    run_experiments(REPO, {experiment_name(option): settings for option, settings in OPTIONS.items()})
+    run_experiments(REPO, {experiment_name(option): settings for option, settings in OPTIONS.items()},
+                    targets=["evaluate"])
     results = experiment_results(exp_show(REPO), [experiment_name(option) for option in OPTIONS])
     write_json(args.output, {
         "command": "python scripts/likelihood_options.py",

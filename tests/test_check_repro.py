@@ -9,26 +9,18 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import TINY_PARAMS, tiny_dvc_workspace, tool_environment
+from tests.conftest import copy_repo, tool_environment
 
 pytestmark = pytest.mark.slow
 
-# Small, yet no seed collapses: 6 epochs at beta 0.5 give 3 of 3 active units for seeds 0-4 (2 epochs: none).
-PARAMS = dict(TINY_PARAMS, train=dict(TINY_PARAMS["train"], beta=0.5, lr=1.0e-2, epochs=6, batch_size=16))
 SEEDS = ("0", "1", "2", "3", "4")  # seed 0 is the committed run: the check's spread has the other four
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    """A git + DVC repo of the tiny pipeline with committed results and a 5-seed spread."""
-    root = tmp_path_factory.mktemp("repo")
-    tiny_dvc_workspace(root, PARAMS, train=400, test=100)
-    run(root, "git", "init", "-q")
-    run(root, "dvc", "init", "-q")
-    run(root, "dvc", "repro", "-q")
-    run(root, "git", "add", "-A")
-    run(root, "git", "commit", "-qm", "tiny pipeline and its results")
-    # DVC experiments on that commit; metrics/seed_spread.json stays untracked, so HEAD keeps them
+def repo(committed_tiny_repo, tmp_path_factory):
+    """The committed tiny repo (conftest: no seed collapses at its params) with a 5-seed spread."""
+    root = copy_repo(committed_tiny_repo, tmp_path_factory.mktemp("check") / "repo")
+    # DVC experiments on the commit; metrics/seed_spread.json stays untracked, so HEAD keeps them
     run(root, sys.executable, "scripts/seed_spread.py", "--seeds", *SEEDS)
     return root
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from betavae.resume import code_files
-from tests.conftest import REPO, TINY_PARAMS, tool_environment
+from tests.conftest import COMMITTED_PARAMS, REPO, tool_environment
 
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
@@ -40,8 +40,8 @@ def test_every_uncached_output_is_a_metric_or_a_plot():
 
 @pytest.mark.slow
 def test_setting_beta_back_restores_every_stage_from_the_run_cache(copy_of_committed_tiny_repo):
-    """The committed results (beta 2, from `dvc repro`) are in the run cache; an experiment at beta 3 trains
-    anew; setting beta back to 2 restores every stage from the cache, to the committed bytes."""
+    """The committed results (beta 0.5, from `dvc repro`) are in the run cache; an experiment at beta 3 trains
+    anew; setting beta back to 0.5 restores every stage from the cache, to the committed bytes."""
     root = copy_of_committed_tiny_repo
     env = tool_environment()
 
@@ -50,7 +50,7 @@ def test_setting_beta_back_restores_every_stage_from_the_run_cache(copy_of_commi
         assert result.returncode == 0, f"{command} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
         return result.stdout
 
-    assert TINY_PARAMS["train"]["beta"] == 2.0
+    assert COMMITTED_PARAMS["train"]["beta"] == 0.5
     outputs = ["models/model.pt", "plots/training.csv", "metrics/platform.json", "metrics/eval.json",
                "plots/samples.png", "plots/traversals.png"]
     committed = {path: (root / path).read_bytes() for path in outputs}
@@ -58,7 +58,7 @@ def test_setting_beta_back_restores_every_stage_from_the_run_cache(copy_of_commi
     assert "Running stage 'train'" in run("dvc", "exp", "run", "-S", "train.beta=3.0")
     assert (root / "models/model.pt").read_bytes() != committed["models/model.pt"]
 
-    back = run("dvc", "exp", "run", "-S", "train.beta=2.0")
+    back = run("dvc", "exp", "run", "-S", "train.beta=0.5")
     assert "Stage 'train' is cached - skipping run" in back
     assert "Running stage" not in back  # nothing trained, evaluated or drawn again
     assert {path: (root / path).read_bytes() for path in outputs} == committed

@@ -7,7 +7,7 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import TINY_PARAMS, tool_environment
+from tests.conftest import COMMITTED_IMAGES, COMMITTED_PARAMS, tool_environment
 
 
 @pytest.mark.slow
@@ -36,14 +36,15 @@ def test_each_option_reports_only_the_metrics_valid_for_it(copy_of_committed_tin
         assert options[name]["metrics"]["nll_nats"] == -options[name]["metrics"]["iwae_nats"]
         assert 0 < options[name]["metrics"]["nll_nats"] < 784 * 0.7  # binary pixels: at most log 2 each, untrained
     assert continuous["test_mse"] != grey["test_mse"]  # the experiments really trained other models
-    assert yaml.safe_load((tmp_path / "params.yaml").read_text()) == TINY_PARAMS  # workspace put back
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text()) == COMMITTED_PARAMS  # workspace put back
     assert run("git", "status", "--porcelain", "--", "params.yaml", "dvc.lock", "metrics").stdout == ""
 
-    # The test NLL of one of those experiments' models, at two K, on every 5th of the 50 test images.
+    # The test NLL of one of those experiments' models, at two K, on 10 of the test images, evenly spread.
     run(sys.executable, "scripts/estimate_nll.py", "--rev", "likelihood-binarized-beta-1", "--samples", "1", "64",
         "--images", "10", "--output", "nll.json")
     nll = json.loads((tmp_path / "nll.json").read_text())
-    assert nll["model"] == "likelihood-binarized-beta-1" and nll["images"] == 10 and nll["every"] == 5
+    every = COMMITTED_IMAGES["test"] // 10
+    assert nll["model"] == "likelihood-binarized-beta-1" and nll["images"] == 10 and nll["every"] == every
     one, many = nll["samples"]["1"], nll["samples"]["64"]
     assert 0 < many["nll_nats"] < 784 * 0.7 and one["standard_error"] > 0  # tightening with K: test_evaluation
     assert many["change_from_first_k"] == pytest.approx(many["nll_nats"] - one["nll_nats"])
