@@ -6,12 +6,12 @@
 Each side trains in its own child process (so its peak memory is its own) on the same data, for the
 same number of epochs, and is scored on the test set. The reference follows pytorch/examples' VAE: a
 DataLoader over torchvision's dataset with ToTensor, fp32, batch 128, Adam at 1e-3, the same model and
-the same per-image loss. Then, in a fresh clone of HEAD: the whole default `dvc repro` and a `dvc repro` with
-nothing to do (with this environment's packages), and `make test` as the quick start runs it: its own
-.venv first (pip, from its cache where it has one), then the suite, whose own time is kept too. Results go to benchmarks/results.json, one entry
-per kind of machine (processor model, family and instruction set, or GPU), so a run on one kind keeps the
-others' results; `python scripts/docs.py` turns them into the timing tables of the README and
-docs/performance.md.
+the same per-image loss. Then, in a fresh clone of HEAD: the whole default `dvc repro` and a `dvc repro`
+with nothing to do (with this environment's packages), and `make test` as the quick start runs it: its
+own .venv first (pip, from its cache where it has one), then the suite, whose own time is kept too.
+Results go to benchmarks/results.json, one entry per kind of machine (processor model, family and
+instruction set, or GPU), so a run on one kind keeps the others' results; `python scripts/docs.py` turns
+them into the timing tables of the README and docs/performance.md.
 """
 
 from __future__ import annotations

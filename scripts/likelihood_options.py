@@ -11,9 +11,8 @@
 
 Each option runs `dvc exp run -S ... --name likelihood-OPTION evaluate` in the workspace, so only the
 stages up to `evaluate` that depend on the changed params run again (an option's figures: `dvc exp apply`
-it, then `dvc repro`). An option whose stages ran before with the same params,
-code and data (the committed params after `dvc repro`, say) is restored from DVC's run cache instead of
-run. An option that is already an experiment of this commit is kept, so an interrupted run resumes. The
+it, then `dvc repro`). An option whose stages ran before with the same params, code and data (the
+committed params after `dvc repro`, say) is restored from DVC's run cache instead of run. An option that is already an experiment of this commit is kept, so an interrupted run resumes. The
 workspace is put back to the commit afterwards. Writes metrics/likelihood_options.json;
 `python scripts/docs.py` renders it in docs/likelihoods.md. The test NLL at K = 5000 of the plain VAE on
 binarized data: `python scripts/estimate_nll.py --rev likelihood-binarized-beta-1`.
