@@ -3,23 +3,24 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup setup-dev repro test check-repro sweep docs
+.PHONY: setup setup-dev repro test check-repro sweep docs diff exps
 setup: $(VENV)/.installed .dvc/offline_plots.html
 setup-dev: $(VENV)/.installed-dev
 
-# The pipeline's packages (requirements.txt); the tests' on top of them (requirements-dev.txt)
-$(VENV)/.installed: requirements.txt constraints.txt
+# The package, editable, with the pipeline's and the studies' dependencies (pyproject.toml), every version
+# pinned by constraints.txt; the tests' on top of them (the dev extra)
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e .
 	touch $@
 
 # The page template of `dvc plots show`/`diff` with Vega inlined, named in .dvc/config: plots draw offline
-.dvc/offline_plots.html: $(VENV)/.installed scripts/offline_plots.py betavae/offline_plots.py
-	$(VENV)/bin/python scripts/offline_plots.py
+.dvc/offline_plots.html: $(VENV)/.installed tools/offline_plots.py
+	$(VENV)/bin/python -m tools.offline_plots
 
 # The browser test of the offline plots needs Chromium: Debian's package, installed here where apt can
-$(VENV)/.installed-dev: $(VENV)/.installed .dvc/offline_plots.html requirements-dev.txt
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+$(VENV)/.installed-dev: $(VENV)/.installed .dvc/offline_plots.html
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	command -v chromium >/dev/null || apt-get install -y -q --no-install-recommends chromium >/dev/null \
 		|| echo "Chromium is missing (apt-get install chromium): tests/test_offline_plots.py will fail"
 	touch $@
@@ -36,15 +37,27 @@ test: setup-dev
 	pytest -n auto --dist loadfile --no-loadscope-reorder --durations=10
 
 # Re-run every stage and fail unless the committed results come back: exactly on the platform that made
-# them, within the seed spread on another (see scripts/check_repro.py).
+# them, within the seed spread on another (see studies/check_repro.py).
 check-repro: setup
-	python scripts/check_repro.py
+	python -m studies.check_repro
 
 # beta 0.5 1 2 5 10 x seeds 0 1 2 as DVC experiments, then metrics/beta_sweep.json and plots/beta_sweep.png
-# (see scripts/beta_sweep.py; --slice/--push/--collect/--pull share it over machines: docs/sweep.md).
+# (see studies/beta_sweep.py; --slice/--push/--collect/--pull share it over machines: docs/sweep.md).
 sweep: setup
-	python scripts/beta_sweep.py
+	python -m studies.beta_sweep
+
+# Every metric of two runs (commits, branches, experiment names, `workspace`), and which differences exceed the
+# seed noise, judged by the check's own rule: make diff A=HEAD B=<experiment>  (MD=1: a Markdown table)
+A ?= HEAD
+B ?= workspace
+diff: setup
+	python -m studies.diff $(A) $(B) $(if $(MD),--md)
+
+# The experiments on one screen: their name, the params they changed and the headline metrics, no hashes
+exps: setup
+	dvc exp show --only-changed --drop '.*' \
+		--keep '^(Experiment|(data|model|train|compute|classifier|evaluate)\..*|test_mse|kl_nats|active_units|linear_probe_accuracy)$$'
 
 # Refresh the tables in README.md and docs/ from the committed results.
 docs: setup
-	python scripts/docs.py
+	python -m tools.docs

@@ -10,7 +10,7 @@ the same per-image loss. Then, in a fresh clone of HEAD: the whole default `dvc 
 with nothing to do (with this environment's packages), and `make test` as the quick start runs it: its
 own .venv first (pip, from its cache where it has one), then the suite, whose own time is kept too.
 Results go to benchmarks/results.json, one entry per kind of machine (processor model, family and
-instruction set, or GPU), so a run on one kind keeps the others' results; `python scripts/docs.py` turns
+instruction set, or GPU), so a run on one kind keeps the others' results; `python -m tools.docs` turns
 them into the timing tables of the README and docs/performance.md.
 """
 
@@ -29,6 +29,17 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+
+from betavae.compute import configure
+from betavae.data import load_images
+from betavae.evaluation import evaluate
+from betavae.machine import platform_record
+from betavae.model import BetaVAE
+from betavae.objective import beta_vae_loss
+from betavae.params import load_params
+from betavae.training import train
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "fashion_mnist"
@@ -38,13 +49,6 @@ SUITE_COMMAND = ("make", "test")  # the README's test command, .venv included
 
 def train_reference(epochs: int, threads: int) -> tuple[torch.nn.Module, int]:
     """pytorch/examples-style loop; returns the model and the number of training images seen."""
-    from torch.utils.data import DataLoader
-    from torchvision import datasets, transforms
-
-    from betavae.objective import bernoulli_nll, kl_divergence
-    from betavae.model import BetaVAE
-    from betavae.params import load_params
-
     params = load_params(REPO / "params.yaml")
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -57,7 +61,7 @@ def train_reference(epochs: int, threads: int) -> tuple[torch.nn.Module, int]:
         for images, _ in loader:
             optimizer.zero_grad()
             logits, mu, logvar = model(images)
-            loss = (bernoulli_nll(logits, images) + params.train.beta * kl_divergence(mu, logvar)).mean()
+            loss = beta_vae_loss("bce", logits, images, mu, logvar, params.train.beta).loss
             loss.backward()
             optimizer.step()
     return model.eval(), epochs * len(dataset)
@@ -65,11 +69,6 @@ def train_reference(epochs: int, threads: int) -> tuple[torch.nn.Module, int]:
 
 def train_pipeline(epochs: int) -> tuple[torch.nn.Module, int]:
     """The train stage's own code with params.yaml; images seen excludes the validation passes."""
-    from betavae.compute import configure
-    from betavae.data import load_images
-    from betavae.params import load_params
-    from betavae.training import train
-
     params = load_params(REPO / "params.yaml")
     compute = configure(params.compute)
     images, _ = load_images(DATA, "train")
@@ -83,9 +82,6 @@ def train_pipeline(epochs: int) -> tuple[torch.nn.Module, int]:
 
 def run_side(side: str, epochs: int, threads: int) -> dict:
     """Train one side, then score it; runs inside the child process."""
-    from betavae.data import load_images
-    from betavae.evaluation import evaluate
-
     start = time.perf_counter()
     model, seen = train_reference(epochs, threads) if side == "reference" else train_pipeline(epochs)
     seconds = time.perf_counter() - start
@@ -164,7 +160,6 @@ def main() -> None:
     parser.add_argument("--side", choices=("reference", "pipeline"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    from betavae.params import load_params
     params = load_params(REPO / "params.yaml")
     epochs = args.epochs or params.train.epochs
     threads = args.threads or params.compute.threads
@@ -172,7 +167,6 @@ def main() -> None:
         print(json.dumps(run_side(args.side, epochs, threads)))
         return
 
-    from betavae.machine import platform_record
     record = platform_record(dataclasses.replace(params.compute, threads=threads))
     results = {"machine": {**record, "cores": len(os.sched_getaffinity(0))},
                "compute": dataclasses.asdict(params.compute),

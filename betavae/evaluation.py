@@ -27,6 +27,10 @@ from betavae.model import BetaVAE, reparameterize
 from betavae.params import DataParams, EvaluateParams
 from betavae.probes import frechet_distance, knn_accuracy, linear_probe_accuracy
 
+# The per-dimension KL is reported as the KL of the largest unit and of the two largest together: beyond two
+# units the sums split by the number of active units (7, 8 or 9 at the defaults) and stop following one
+# normal law across seeds, which the check's t test assumes (docs/reproducibility.md).
+KL_LARGEST_UNITS = 2
 
 
 @torch.no_grad()
@@ -97,12 +101,21 @@ def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return kl_divergence_per_dimension(mu, logvar).mean(dim=0)
 
 
+def kl_of_largest_units(per_dimension: torch.Tensor, units: int = KL_LARGEST_UNITS) -> dict[str, float]:
+    """{"1": KL of the largest unit, "2": of the two largest together, ...}.
+
+    Which unit index carries what is arbitrary between runs, so the metrics name no index; sums of the
+    largest do not jump when two units swap ranks. The indexed values are plotted by the visualize stage.
+    """
+    ordered = sorted(per_dimension.tolist(), reverse=True)
+    return {str(count): sum(ordered[:count]) for count in range(1, min(units, len(ordered)) + 1)}
+
+
 def latent_metrics(mu: torch.Tensor, logvar: torch.Tensor) -> dict:
-    """KL per latent dimension (z00, z01, ...), the number of active units, and whether that is a collapse."""
-    per_dimension = kl_per_dimension(mu, logvar)
+    """The KL of the largest latent units, the number of active units, and whether that is a collapse."""
     active = active_units(mu)
     return {"active_units": active, "posterior_collapse": is_collapsed(active),
-            "kl_per_dimension": {f"z{d:02d}": value for d, value in enumerate(per_dimension.tolist())}}
+            "kl_largest_units": kl_of_largest_units(kl_per_dimension(mu, logvar))}
 
 
 def probe_metrics(train_mu: torch.Tensor, train_labels: torch.Tensor, test_mu: torch.Tensor,

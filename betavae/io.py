@@ -14,8 +14,6 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-import torch
-
 from betavae.errors import WriteError
 
 
@@ -54,6 +52,7 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
 
 def save_torch(obj: Any, path: str | Path) -> None:
     """torch.save, atomically; through a buffer, since saving to a file embeds its temporary name."""
+    import torch  # here, not above: the params stage writes through this module and needs no torch
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     with atomic_write(path, "wb") as f:

@@ -18,12 +18,14 @@
   rising linearly from 0 to 1 over the first `train.kl_warmup_epochs` epochs of training, then 1; every
   validation pass uses w = 1.
 
-Training averages each term over the batch; the torchbearer glue in betavae.training calls these.
+`beta_vae_loss` is that line for a batch, each term averaged over its images; the torchbearer glue in
+betavae.training calls it, and so do the benchmark's reference loop and the diagnostics.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -127,3 +129,25 @@ def kl_weight(epoch: int, batch: int, steps_per_epoch: int, warmup_epochs: int) 
 def kl_term(kl: torch.Tensor, beta: float, weight: float = 1.0) -> torch.Tensor:
     """The KL term of the loss, w · β · KL."""
     return beta * weight * kl
+
+
+@dataclass(frozen=True)
+class LossParts:
+    """The β-VAE loss of a batch and its parts, each a scalar mean over the batch's images."""
+
+    loss: torch.Tensor  # reconstruction + kl_term: what the optimiser minimises
+    reconstruction: torch.Tensor
+    kl: torch.Tensor  # KL(q(z|x) ‖ N(0, I)), unweighted
+    kl_term: torch.Tensor  # w · β · KL
+
+
+def beta_vae_loss(kind: str, logits: torch.Tensor, images: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                  beta: float, kl_weight: float = 1.0) -> LossParts:
+    """loss = reconstruction + w · β · KL (module docstring), averaged over the batch.
+
+    logits and images [B, 1, H, W], mu and logvar [B, D]; kind is train.loss, kl_weight the warm-up's w.
+    """
+    reconstruction = reconstruction_loss(kind, logits, images).mean()
+    kl = kl_divergence(mu, logvar).mean()
+    weighted = kl_term(kl, beta, kl_weight)
+    return LossParts(reconstruction + weighted, reconstruction, kl, weighted)

@@ -12,6 +12,7 @@ from betavae.activity import ACTIVE_UNIT_THRESHOLD, unit_activity
 from betavae.evaluation import encode_all, kl_per_dimension
 from betavae.figures import (save_kl_per_dimension_figure, save_latent_space_figure, save_reconstruction_figure,
                              save_training_curves, save_traversal_figure)
+from betavae.io import write_json
 from betavae.latent import first_of_each_class, pca_2d, traverse
 from betavae.model import BetaVAE
 from betavae.params import VisualizeParams
@@ -48,6 +49,11 @@ class TestSetView:
     def kl_bars(self, path: Path) -> None:
         save_kl_per_dimension_figure(self.kl.tolist(), self.active.tolist(), path)
 
+    def kl_table(self, path: Path) -> None:
+        """The figure's numbers, by unit index: [{"unit": "z00", "kl_nats": ..., "active": ...}, ...]."""
+        write_json(path, [{"unit": f"z{d:02d}", "kl_nats": kl, "active": active}
+                          for d, (kl, active) in enumerate(zip(self.kl.tolist(), self.active.tolist()))])
+
 
 def training_curves(log_csv: Path, path: Path) -> None:
     with open(log_csv, newline="") as f:
@@ -61,4 +67,5 @@ def draw_all(view: TestSetView, params: VisualizeParams, log_csv: Path, out: dic
     view.traversals(out["traversals"], params.traversal_images, params.traversal_steps, params.traversal_range)
     view.latent_space(out["latent_space"])
     view.kl_bars(out["kl_per_dimension"])
+    view.kl_table(out["kl_per_dimension_json"])
     training_curves(log_csv, out["training_curves"])

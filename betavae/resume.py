@@ -4,6 +4,11 @@ The checkpoint holds the Trial's state (model, optimizer, history, callbacks suc
 schedule) and every random state training draws from, so a resumed run ends byte-identical to an
 uninterrupted one. It is tagged with a fingerprint of the params, the code and the data, and a
 checkpoint with another fingerprint is never resumed from.
+
+It holds tensors, numbers, strings and plain containers only, no pickled object, so it loads with
+`weights_only=True`: a planted file cannot run code, and its fingerprint is checked before anything in it
+is used. torchbearer's own state_dict keys it with StateKey objects and records the callbacks' classes;
+`trial_state` and `restore` translate.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Sequence
 import torch
 import torchbearer
 from torchbearer import callbacks
+from torchbearer.callbacks.callbacks import CallbackList
 
 from betavae.io import atomic_write, save_torch
 
@@ -70,7 +76,7 @@ class EpochCheckpoint(callbacks.Callback):
         self.path, self.tag, self.generator = Path(directory) / CHECKPOINT, tag, generator
 
     def on_checkpoint(self, state: dict) -> None:
-        checkpoint = {"fingerprint": self.tag, "trial": state[torchbearer.SELF].state_dict(),
+        checkpoint = {"fingerprint": self.tag, "trial": trial_state(state[torchbearer.SELF]),
                       "torch_rng": torch.get_rng_state(), "batch_rng": self.generator.get_state(),
                       "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
         save_torch(checkpoint, self.path)
@@ -82,12 +88,12 @@ def load_checkpoint(directory: Path, tag: str) -> dict | None:
     if not path.is_file():
         return None
     try:
-        # Our own file, holding torchbearer state keys: not loadable with weights_only.
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        print(f"{path} is unreadable ({type(error).__name__}): starting afresh")
+        print(f"{path} is unreadable or holds more than tensors and plain data ({type(error).__name__}): "
+              f"starting afresh")
         return None
-    if checkpoint.get("fingerprint") != tag:
+    if not isinstance(checkpoint, dict) or checkpoint.get("fingerprint") != tag:
         print(f"{path} was made with other params, code or data: starting afresh")
         return None
     if len(_log_rows(Path(directory) / LOG)) < finished_epochs(checkpoint) + 1:
@@ -97,7 +103,15 @@ def load_checkpoint(directory: Path, tag: str) -> dict | None:
 
 
 def finished_epochs(checkpoint: dict) -> int:
-    return len(checkpoint["trial"][torchbearer.HISTORY])
+    return len(checkpoint["trial"]["history"])
+
+
+def trial_state(trial: torchbearer.Trial) -> dict:
+    """What a resume needs of a Trial, keyed by plain strings: model, optimizer, history, callbacks' states."""
+    state = trial.state_dict()
+    return {"model": state[torchbearer.MODEL], "optimizer": state[torchbearer.OPTIMIZER],
+            "history": state[torchbearer.HISTORY],
+            "callbacks": state[torchbearer.CALLBACK_LIST][CallbackList.CALLBACK_STATES]}
 
 
 def restore(trial: torchbearer.Trial, checkpoint: dict, generator: torch.Generator, log: Path) -> int:
@@ -105,7 +119,11 @@ def restore(trial: torchbearer.Trial, checkpoint: dict, generator: torch.Generat
 
     Returns the number of finished epochs.
     """
-    trial.load_state_dict(checkpoint["trial"])
+    saved, state = checkpoint["trial"], trial.state_dict()
+    state[torchbearer.MODEL], state[torchbearer.OPTIMIZER] = saved["model"], saved["optimizer"]
+    state[torchbearer.HISTORY] = saved["history"]
+    state[torchbearer.CALLBACK_LIST][CallbackList.CALLBACK_STATES] = saved["callbacks"]
+    trial.load_state_dict(state)
     torch.set_rng_state(checkpoint["torch_rng"])
     generator.set_state(checkpoint["batch_rng"])
     if checkpoint["cuda_rng"]:

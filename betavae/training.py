@@ -1,8 +1,9 @@
-"""Training with a torchbearer Trial: the objective of betavae.objective, wired into torchbearer.
+"""Training with a torchbearer Trial: betavae.objective.beta_vae_loss, wired into torchbearer.
 
-The Trial's criterion is the reconstruction term; the KL term joins the loss through an
-@callbacks.add_to_loss callback, which reads mu and log sigma^2 from torchbearer state keys where
-StateAdapter puts them. This module is the only place the model meets torchbearer.
+StateAdapter puts mu and log sigma^2 into torchbearer state keys; the Trial's criterion computes the loss's
+parts with beta_vae_loss from them and returns the reconstruction term, and the KL term joins the loss
+through an @callbacks.add_to_loss callback, so torchbearer's loss is the function's own sum. This module is
+the only place the model meets torchbearer; `build_trial` is the one way to make a training Trial.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from betavae.compute import CPU_FP32, Autocast, Compute
 from betavae.errors import ParamsError, TrainingError, WriteError
 from betavae.io import atomic_write
 from betavae.model import BetaVAE
-from betavae.objective import kl_divergence, kl_term, kl_weight, reconstruction_loss
+from betavae.objective import LossParts, beta_vae_loss, kl_weight
 from betavae.data import binarize_once
 from betavae.params import DataParams, ModelConfig, TrainParams
 
@@ -35,6 +36,8 @@ GREY_LEVELS = DataParams(binarize=False, binarize_seed=0)
 # The posterior's parameters, from the model's forward to the KL callback.
 MU = torchbearer.state_key("mu")
 LOGVAR = torchbearer.state_key("logvar")
+# The batch's loss parts, from the criterion to the KL callback.
+LOSS_PARTS = torchbearer.state_key("loss_parts")
 # Batch means of the two loss terms, kept in state so torchbearer logs them per epoch.
 RECONSTRUCTION = torchbearer.state_key("reconstruction")
 KL = torchbearer.state_key("kl")
@@ -54,31 +57,32 @@ class StateAdapter(nn.Module):
         return logits
 
 
-def reconstruction_criterion(kind: str):
-    """The Trial's criterion: mean per-image reconstruction loss of the batch."""
+def beta_vae_criterion(kind: str, beta: float, warmup_epochs: int = 0):
+    """The Trial's criterion: beta_vae_loss of the batch, from the logits, the images and mu/logvar in state.
+
+    Returns the reconstruction term; add_kl_term adds the KL term. During the first warmup_epochs of
+    training the KL weight ramps up from 0 to 1; validation always scores the full objective.
+    """
     def criterion(state: dict) -> torch.Tensor:
-        loss = reconstruction_loss(kind, state[torchbearer.Y_PRED], state[torchbearer.Y_TRUE]).mean()
-        state[RECONSTRUCTION] = loss.detach()
-        return loss
+        parts = beta_vae_loss(kind, state[torchbearer.Y_PRED], state[torchbearer.Y_TRUE], state[MU], state[LOGVAR],
+                              beta, _kl_weight(state, warmup_epochs))
+        state[LOSS_PARTS] = parts
+        state[RECONSTRUCTION], state[KL] = parts.reconstruction.detach(), parts.kl.detach()
+        return parts.reconstruction
     return criterion
 
 
-def beta_kl_term(beta: float, warmup_epochs: int = 0) -> callbacks.Callback:
-    """Callback adding beta * mean KL(q(z|x) || N(0, I)) to the loss, from mu/logvar in state.
+def _kl_weight(state: dict, warmup_epochs: int) -> float:
+    if not warmup_epochs or state[torchbearer.DATA] != torchbearer.TRAIN_DATA:
+        return 1.0
+    return kl_weight(state[torchbearer.EPOCH], state[torchbearer.BATCH], state[torchbearer.STEPS], warmup_epochs)
 
-    During the first warmup_epochs of training the weight ramps up from 0 to beta; validation
-    always scores the full objective.
-    """
-    @callbacks.add_to_loss
-    def add_beta_kl(state: dict) -> torch.Tensor:
-        kl = kl_divergence(state[MU], state[LOGVAR]).mean()
-        state[KL] = kl.detach()
-        weight = 1.0
-        if warmup_epochs and state[torchbearer.DATA] == torchbearer.TRAIN_DATA:
-            weight = kl_weight(state[torchbearer.EPOCH], state[torchbearer.BATCH], state[torchbearer.STEPS],
-                               warmup_epochs)
-        return kl_term(kl, beta, weight)
-    return add_beta_kl
+
+@callbacks.add_to_loss
+def add_kl_term(state: dict) -> torch.Tensor:
+    """The KL term w · β · KL of the criterion's LossParts, added to the loss by torchbearer."""
+    parts: LossParts = state[LOSS_PARTS]
+    return parts.kl_term
 
 
 def split_train_val(images: torch.Tensor, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,6 +154,19 @@ def stop_on_non_finite_loss(state: dict) -> None:
             f"(the learning rate was {lr:.3g}), compute.precision: fp32, or a smaller train.beta")
 
 
+def build_trial(model: BetaVAE, params: TrainParams, compute: Compute, steps_per_epoch: int,
+                extra: Sequence[callbacks.Callback] = (), verbose: int = 0) -> Trial:
+    """The Trial that trains model with the beta-VAE loss: Adam at train.lr, the KL term, the stop on a
+    non-finite loss, the learning-rate schedule, then the extra callbacks (loggers, checkpoints last)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, fused=True)
+    trial = Trial(StateAdapter(Autocast(model, compute)), optimizer,
+                  beta_vae_criterion(params.loss, params.beta, params.kl_warmup_epochs),
+                  metrics=[metrics.mean(torchbearer.LOSS), metrics.mean(RECONSTRUCTION), metrics.mean(KL)],
+                  callbacks=[add_kl_term, stop_on_non_finite_loss, lr_schedule(params, steps_per_epoch), *extra],
+                  verbose=verbose)
+    return trial.to(compute.device)
+
+
 def train(images: torch.Tensor, config: ModelConfig, params: TrainParams, log_path: str | Path,
           compute: Compute = CPU_FP32, resume_dir: str | Path | None = None, verbose: int = 1,
           code: Sequence[Path] | None = None, data: DataParams = GREY_LEVELS) -> BetaVAE:
@@ -168,27 +185,20 @@ def train(images: torch.Tensor, config: ModelConfig, params: TrainParams, log_pa
         val_images = binarize_once(val_images, data.binarize_seed)
     torch.manual_seed(params.seed)
     model = BetaVAE(config, params.loss).to(compute.device, memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, fused=True)
     batches = TensorBatches(train_images, params.batch_size, seed=params.seed, binarize=data.binarize)
     with _work_dir(resume_dir) as work:
         tag = resume.fingerprint(images, (config, params, compute, data), code or resume.code_files(__file__))
         checkpoint = resume.load_checkpoint(work, tag)
         log = work / resume.LOG
-        trial = Trial(StateAdapter(Autocast(model, compute)), optimizer,
-                      reconstruction_criterion(params.loss),
-                      metrics=[metrics.mean(torchbearer.LOSS), metrics.mean(RECONSTRUCTION), metrics.mean(KL)],
-                      callbacks=[beta_kl_term(params.beta, params.kl_warmup_epochs), stop_on_non_finite_loss,
-                                 lr_schedule(params, len(batches)),
-                                 callbacks.CSVLogger(str(log), append=checkpoint is not None,
-                                                     write_header=checkpoint is None),
-                                 resume.EpochCheckpoint(work, tag, batches.generator)],
-                      verbose=verbose)
+        trial = build_trial(model, params, compute, len(batches), verbose=verbose, extra=[
+            callbacks.CSVLogger(str(log), append=checkpoint is not None, write_header=checkpoint is None),
+            resume.EpochCheckpoint(work, tag, batches.generator)])
         trial.with_generators(batches, val_generator=TensorBatches(val_images, params.batch_size))
         if checkpoint is not None:
             done = resume.restore(trial, checkpoint, batches.generator, log)
             print(f"resuming from {work} after epoch {done} of {params.epochs}")
         try:
-            trial.to(compute.device).run(epochs=params.epochs)
+            trial.run(epochs=params.epochs)
         except OSError as error:  # torchbearer's own per-epoch log
             raise WriteError(f"cannot write {log}: {error.strerror or error}; finished epochs are kept in "
                              f"{work}") from None

@@ -1,4 +1,5 @@
-"""visualize: reconstructions, latent traversals, the latent space, KL per dimension, training curves."""
+"""visualize: reconstructions, latent traversals, the latent space, KL per dimension (the figure and its
+numbers by unit index), training curves."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from betavae.model import load_model
 from betavae.params import parse_stage_args
 from betavae.report import TestSetView, draw_all
 
-FIGURES = ["reconstructions", "traversals", "latent_space", "kl_per_dimension", "training_curves"]
+FIGURES = ["reconstructions", "traversals", "latent_space", "kl_per_dimension", "training_curves",
+           "kl_per_dimension_json"]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

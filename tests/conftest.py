@@ -78,6 +78,18 @@ def tiny_model_config(params):
     return dataclasses.replace(params.model, latent_dim=4, channels=(4, 4, 8), hidden_dim=16)
 
 
+def keep_saved_figures(monkeypatch: pytest.MonkeyPatch, module: object) -> list:
+    """The matplotlib figures a figures module saves (through its save_figure), to inspect their axes."""
+    saved = []
+    original = module.save_figure
+
+    def keep(figure, path):
+        saved.append(figure)
+        original(figure, path)
+    monkeypatch.setattr(module, "save_figure", keep)
+    return saved
+
+
 def make_images(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """count uint8 28x28 images whose brightness pattern depends on the label, and labels 0..9."""
     rng = np.random.default_rng(seed)
@@ -105,7 +117,7 @@ def tiny_data(tmp_path) -> Path:
 
 def tiny_dvc_workspace(root: Path, params: dict, train: int = 200, test: int = 50) -> None:
     """The pipeline's code and dvc.yaml in root, with tiny params and generated data instead of download."""
-    for name in ("betavae", "stages", "scripts"):
+    for name in ("betavae", "stages", "studies", "tools"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / ".dvcignore", root)
     pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())

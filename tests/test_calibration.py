@@ -2,7 +2,11 @@
 
 import random
 
-from betavae.calibration import against, committed_seed, false_alarms, healthy_seeds, power
+import pytest
+
+from studies.analysis.calibration import (against, committed_seed, false_alarms, healthy_seeds, power,
+                                          proof_verdicts, spread_tolerances)
+from studies.analysis.reproducibility import seed_spread
 
 
 def files(mse, kl=6.0, active=7):
@@ -40,3 +44,30 @@ def test_a_regression_is_judged_against_every_healthy_seed_and_a_big_one_always_
 def test_a_collapsed_run_is_caught_as_a_collapse():
     [trial] = against(SEEDS, SEEDS["0"], {"bad": files(0.087, 0.0, active=0)}, "seed 0")
     assert not trial.passed and trial.reason.startswith("training collapsed")
+
+
+def test_the_spread_tolerances_leave_the_committed_seed_out_and_follow_the_rule():
+    record = spread_tolerances(SEEDS, SEEDS["3"])
+    assert record["committed_seed"] == "3" and "3" not in record["healthy_seeds"]
+    assert record["collapsed_seeds"] == ["8"] and record["degrees_of_freedom"] == 6
+    spread = seed_spread(SEEDS, leave_out=("3",))
+    tested = len(spread.sd)
+    assert record["metrics_tested"] == tested and record["critical_t"] == spread.critical_t(tested)
+    mse = record["metrics"]["test_mse"]
+    assert mse["sd"] == spread.sd["test_mse"] and mse["tolerance"] == spread.tolerance("test_mse", tested)
+    expected_mean = sum(SEEDS[s]["metrics/eval.json"]["test_mse"] for s in spread.seeds) / len(spread.seeds)
+    assert mse["mean"] == pytest.approx(expected_mean)
+    assert record["metrics"]["active_units"]["tolerance"] == 1.0  # a count: at least one step
+
+
+def test_the_proof_verdicts_count_false_alarms_and_catches():
+    regression = {str(seed): files(0.03, 6.3) for seed in range(3)}  # far beyond the spread in test MSE
+    proof = {"regressions": {"worse": {"seeds": regression}},
+             "platform_change": {"experiment": "other-cpu", "files": SEEDS["5"]}}
+    verdicts = proof_verdicts(SEEDS, SEEDS["0"], proof)
+    assert verdicts["committed_seed"] == "0"
+    assert verdicts["healthy_pairs"] == {"trials": 28, "failed": 0, "failures": []}
+    assert verdicts["against_committed"]["trials"] == 8  # every other seed, the collapsed one included
+    assert verdicts["against_committed"]["failed"] == 1  # ... which fails as a collapse
+    assert verdicts["regressions"]["worse"]["trials"] == 24 and verdicts["regressions"]["worse"]["failed"] == 24
+    assert verdicts["platform_change"]["passed"]

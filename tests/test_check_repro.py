@@ -21,7 +21,7 @@ def repo(committed_tiny_repo, tmp_path_factory):
     """The committed tiny repo (conftest: no seed collapses at its params) with a 5-seed spread."""
     root = copy_repo(committed_tiny_repo, tmp_path_factory.mktemp("check") / "repo")
     # DVC experiments on the commit; metrics/seed_spread.json stays untracked, so HEAD keeps them
-    run(root, sys.executable, "scripts/seed_spread.py", "--seeds", *SEEDS)
+    run(root, sys.executable, "-m", "studies.seed_spread", "--seeds", *SEEDS)
     return root
 
 
@@ -30,7 +30,7 @@ def run(root, *command, check=True, **env):
 
 
 def check(root, *args, **env):
-    result = run(root, sys.executable, "scripts/check_repro.py", *args, check=False, **env)
+    result = run(root, sys.executable, "-m", "studies.check_repro", *args, check=False, **env)
     run(root, "git", "checkout", "--", ".")
     return result
 
@@ -51,13 +51,27 @@ def test_another_platform_is_checked_within_the_seed_spread_and_passes(repo):
         in result.stdout
     assert "| kl_largest_units.1 |" in result.stdout and "FAIL" not in result.stdout
     assert "Reproduced within the seed spread" in result.stdout
+    assert "Reproduced to the bit" not in result.stdout  # other kernels: other bits
+
+
+def test_results_that_come_back_to_the_bit_on_another_platform_class_say_so(repo):
+    """As on AMD EPYC Zen 4 against results made on Zen 5: another CPU family, the same bits."""
+    path = repo / "metrics" / "platform.json"
+    record = json.loads(path.read_text())
+    record["cpu_family"] = "family 99, model 1"
+    path.write_text(json.dumps(record, indent=2))
+    result = check(repo, "--no-rerun")  # puts the committed platform record back
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("Mode: statistical, because this machine is of another platform class")
+    assert "Reproduced to the bit on another platform class" in result.stdout
+    assert "differ from the committed ones in their bits" not in result.stdout
 
 
 def test_a_real_regression_fails_and_says_what_changed(repo):
     """beta 0 retrained. Four seeds make wide tolerances (Student t with 3 degrees of freedom, Bonferroni over
     13 metrics: 14 sd of a seed, 20 of a difference), about what beta 0 moves in the tiny model, so the metric
     verdicts are left to the next test; a change of params fails whatever the metrics say. The power on the
-    real pipeline, ten seeds, is measured by scripts/check_proof.py."""
+    real pipeline, ten seeds, is measured by studies/check_proof.py."""
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["train"].update(beta=0.0)  # the KL is free
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -72,7 +86,7 @@ def test_a_real_regression_fails_and_says_what_changed(repo):
 def test_metrics_beyond_their_tolerance_fail_by_name_and_the_others_pass(repo):
     """The re-run's metrics moved by hand: test MSE and KL by twice their tolerance (from the committed seed
     spread, seed 0 left out, as the check computes it), the rest as committed."""
-    from betavae.reproducibility import comparable, seed_spread
+    from studies.analysis.reproducibility import comparable, seed_spread
     path = repo / "metrics" / "eval.json"
     metrics = json.loads(path.read_text())
     spread_file = json.loads((repo / "metrics" / "seed_spread.json").read_text())
@@ -101,7 +115,7 @@ def test_the_platform_record_is_committed_beside_the_results(repo):
 
 
 def test_a_seed_spread_run_again_keeps_the_recorded_experiments(repo):
-    result = run(repo, sys.executable, "scripts/seed_spread.py", "--seeds", *SEEDS, "--output",
+    result = run(repo, sys.executable, "-m", "studies.seed_spread", "--seeds", *SEEDS, "--output",
                  str(repo / "again.json"))
     assert "5 of the 5 experiments ran before on this commit and are kept" in result.stdout
     assert "Running stage" not in result.stdout + result.stderr

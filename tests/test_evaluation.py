@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from betavae.evaluation import evaluate, latent_metrics, iwae_bound, kl_per_dimension, log_importance_weights
+from betavae.evaluation import (evaluate, iwae_bound, kl_of_largest_units, kl_per_dimension, latent_metrics,
+                                log_importance_weights)
 from betavae.objective import kl_divergence, reconstruction_loss
 from betavae.model import BetaVAE, reparameterize
 
@@ -105,3 +106,18 @@ def test_latent_metrics_record_a_collapse():
     assert dead["active_units"] == 0 and dead["posterior_collapse"] is True
     alive = latent_metrics(torch.randn(50, 4), torch.zeros(50, 4))
     assert alive["active_units"] == 4 and alive["posterior_collapse"] is False
+
+
+def test_the_kl_of_the_largest_units_names_no_unit_index():
+    # the same per-unit KL in another unit order: the same metrics
+    assert kl_of_largest_units(torch.tensor([0.1, 3.0, 1.0])) == {"1": 3.0, "2": 4.0}
+    assert kl_of_largest_units(torch.tensor([1.0, 0.1, 3.0])) == {"1": 3.0, "2": 4.0}
+    assert kl_of_largest_units(torch.tensor([2.5])) == {"1": 2.5}  # one latent unit: one sum
+
+
+def test_latent_metrics_report_the_largest_units_and_no_indexed_kl():
+    mu = torch.tensor([[0.0, 2.0], [0.0, -2.0], [0.0, 2.0], [0.0, -2.0]])
+    metrics = latent_metrics(mu, torch.zeros(4, 2))
+    assert set(metrics) == {"active_units", "posterior_collapse", "kl_largest_units"}
+    assert metrics["kl_largest_units"] == {"1": pytest.approx(2.0), "2": pytest.approx(2.0)}  # mu^2 / 2 = 2 nats
+    assert metrics["active_units"] == 1 and metrics["posterior_collapse"]  # one active unit is a collapse

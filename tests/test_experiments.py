@@ -1,6 +1,6 @@
 """Reading DVC experiments back out of `dvc exp show --json`."""
 
-from betavae.experiments import experiment_results
+from studies.analysis.experiments import experiment_results
 
 
 def state(name, beta, kl, seed=0, experiments=None):

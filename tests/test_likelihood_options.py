@@ -1,4 +1,4 @@
-"""scripts/likelihood_options.py runs every option as a DVC experiment (tiny params, generated data)."""
+"""studies/likelihood_options.py runs every option as a DVC experiment (tiny params, generated data)."""
 
 import json
 import subprocess
@@ -18,7 +18,7 @@ def test_each_option_reports_only_the_metrics_valid_for_it(copy_of_committed_tin
     def run(*command):
         return subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True, text=True)
 
-    run(sys.executable, "scripts/likelihood_options.py", "--output", "options.json")
+    run(sys.executable, "-m", "studies.likelihood_options", "--output", "options.json")
 
     record = json.loads((tmp_path / "options.json").read_text())
     options = record["options"]
@@ -40,7 +40,7 @@ def test_each_option_reports_only_the_metrics_valid_for_it(copy_of_committed_tin
     assert run("git", "status", "--porcelain", "--", "params.yaml", "dvc.lock", "metrics").stdout == ""
 
     # The test NLL of one of those experiments' models, at two K, on 10 of the test images, evenly spread.
-    run(sys.executable, "scripts/estimate_nll.py", "--rev", "likelihood-binarized-beta-1", "--samples", "1", "64",
+    run(sys.executable, "-m", "studies.estimate_nll", "--rev", "likelihood-binarized-beta-1", "--samples", "1", "64",
         "--images", "10", "--output", "nll.json")
     nll = json.loads((tmp_path / "nll.json").read_text())
     every = COMMITTED_IMAGES["test"] // 10
@@ -48,6 +48,6 @@ def test_each_option_reports_only_the_metrics_valid_for_it(copy_of_committed_tin
     one, many = nll["samples"]["1"], nll["samples"]["64"]
     assert 0 < many["nll_nats"] < 784 * 0.7 and one["standard_error"] > 0  # tightening with K: test_evaluation
     assert many["change_from_first_k"] == pytest.approx(many["nll_nats"] - one["nll_nats"])
-    refused = subprocess.run([sys.executable, "scripts/estimate_nll.py", "--rev", "likelihood-continuous-bernoulli"],
+    refused = subprocess.run([sys.executable, "-m", "studies.estimate_nll", "--rev", "likelihood-continuous-bernoulli"],
                              cwd=tmp_path, env=env, capture_output=True, text=True)
     assert refused.returncode == 1 and "binarized data" in refused.stderr

@@ -5,9 +5,10 @@ import torch
 import pytest
 import torch.nn.functional as F
 
-from betavae.objective import (bernoulli_nll, continuous_bernoulli_log_normalizer, continuous_bernoulli_mean,
-                               continuous_bernoulli_nll, decoder_mean, is_log_likelihood, kl_divergence,
-                               kl_divergence_per_dimension, kl_term, kl_weight, reconstruction_loss, squared_error)
+from betavae.objective import (bernoulli_nll, beta_vae_loss, continuous_bernoulli_log_normalizer,
+                               continuous_bernoulli_mean, continuous_bernoulli_nll, decoder_mean, is_log_likelihood,
+                               kl_divergence, kl_divergence_per_dimension, kl_term, kl_weight, reconstruction_loss,
+                               squared_error)
 
 
 def test_kl_is_zero_for_the_standard_normal():
@@ -139,3 +140,23 @@ def test_kl_weight_rises_linearly_over_the_warmup_epochs_then_stays_one():
 def test_the_kl_term_is_weight_times_beta_times_kl():
     assert kl_term(torch.tensor(2.0), beta=5.0, weight=0.25).item() == 2.5
     assert kl_term(torch.tensor(2.0), beta=5.0).item() == 10.0
+
+
+def test_beta_vae_loss_of_a_known_batch():
+    # logit 0 on every pixel: the Bernoulli cross-entropy is log 2 per pixel, 784 log 2 per image; mu = 1 on
+    # ten dimensions with unit variance: KL = 10 · 1/2 = 5 nats. β = 2 at warm-up weight 0.5: KL term 5.
+    logits, images = torch.zeros(3, 1, 28, 28), torch.rand(3, 1, 28, 28)
+    mu, logvar = torch.ones(3, 10), torch.zeros(3, 10)
+    parts = beta_vae_loss("bce", logits, images, mu, logvar, beta=2.0, kl_weight=0.5)
+    assert parts.reconstruction.item() == pytest.approx(784 * math.log(2), rel=1e-6)
+    assert parts.kl.item() == pytest.approx(5.0) and parts.kl_term.item() == pytest.approx(5.0)
+    assert parts.loss.item() == pytest.approx(784 * math.log(2) + 5.0, rel=1e-6)
+
+
+def test_beta_vae_loss_averages_each_term_over_the_batch():
+    logits = torch.zeros(2, 1, 28, 28)
+    images = torch.stack([torch.zeros(1, 28, 28), torch.ones(1, 28, 28)])  # both cost log 2 per pixel at logit 0
+    mu, logvar = torch.tensor([[0.0, 0.0], [2.0, 0.0]]), torch.zeros(2, 2)  # KL 0 and 2: mean 1
+    parts = beta_vae_loss("mse", logits, images, mu, logvar, beta=3.0)
+    assert parts.reconstruction.item() == pytest.approx(784 * 0.25)  # (0.5 - x)^2 = 0.25 per pixel
+    assert parts.kl.item() == pytest.approx(1.0) and parts.loss.item() == pytest.approx(784 * 0.25 + 3.0)

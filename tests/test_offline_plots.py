@@ -2,6 +2,7 @@
 the training curves from it (headless Chromium, Debian's package)."""
 
 import configparser
+import re
 import shutil
 import subprocess
 
@@ -9,7 +10,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from betavae.offline_plots import CONFIG_PATH, page_template, write_template
+from tools.offline_plots import CONFIG_PATH, page_template, write_template
 from tests.conftest import REPO, tool_environment
 
 NO_NETWORK = ("--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND")  # every request fails
@@ -33,7 +34,7 @@ def test_dvc_config_names_the_template_that_make_setup_writes():
     config.read(REPO / ".dvc" / "config")
     assert config["plots"]["html_template"] == CONFIG_PATH
     assert f"/{CONFIG_PATH}" in (REPO / ".dvc" / ".gitignore").read_text().split()  # generated, not committed
-    assert "scripts/offline_plots.py" in (REPO / "Makefile").read_text()
+    assert "python -m tools.offline_plots" in (REPO / "Makefile").read_text()
 
 
 def chromium() -> str:
@@ -80,3 +81,41 @@ def test_dvc_renders_default_page_draws_nothing_without_network(tmp_path):
     page = plots_page(tmp_path, template)
     assert "<script src" in page.read_text()
     assert 'class="mark-line role-mark' not in open_offline(page, "--dump-dom").stdout
+
+
+def two_revisions_of_the_training_log(root):
+    """A git + DVC repo with the project's plot definitions and two commits of plots/training.csv: the
+    committed log, then the same with every loss 20% higher."""
+    env = tool_environment()
+    root.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=root, env=env, check=True)
+    subprocess.run(["dvc", "init", "-q"], cwd=root, env=env, check=True)
+    for name in ("config", "plots/losses.json"):
+        (root / ".dvc" / name).parent.mkdir(exist_ok=True)
+        shutil.copy(REPO / ".dvc" / name, root / ".dvc" / name)
+    write_template(root / ".dvc" / CONFIG_PATH)
+    shutil.copy(REPO / "dvc.yaml", root)
+    (root / "plots").mkdir()
+    log = (REPO / "plots" / "training.csv").read_text()
+    (root / "plots" / "training.csv").write_text(log)
+    for message in ("first", "second"):
+        subprocess.run(["git", "add", "-A"], cwd=root, env=env, check=True)
+        subprocess.run(["git", "commit", "-qm", message], cwd=root, env=env, check=True)
+        rows = [line.split(",") for line in log.splitlines()]
+        scaled = [rows[0]] + [[row[0]] + [str(float(value) * 1.2) for value in row[1:]] for row in rows[1:]]
+        (root / "plots" / "training.csv").write_text("\n".join(",".join(row) for row in scaled) + "\n")
+    subprocess.run(["dvc", "plots", "diff", "HEAD~1", "HEAD", "--targets", "plots/training.csv", "-o", "page"],
+                   cwd=root, env=env, check=True, capture_output=True)
+    return root / "page" / "index.html"
+
+
+@pytest.mark.slow
+def test_dvc_plots_diff_tells_the_two_revisions_apart_by_colour(tmp_path):
+    page = two_revisions_of_the_training_log(tmp_path / "repo")
+    dom = open_offline(page, "--dump-dom").stdout
+    lines = re.findall(r'<path[^>]*class="mark-line role-mark[^"]*"[^>]*>', dom) + re.findall(
+        r'<g class="mark-line role-mark[^"]*"[^>]*>(.*?)</g>', dom, re.DOTALL)
+    colours = set(re.findall(r'stroke="(#[0-9a-fA-F]{3,6})"', " ".join(lines)))
+    assert len(colours) == 2, colours  # one colour per revision, whatever the loss term
+    assert dom.count('class="mark-line role-mark') >= 3  # a panel per loss term: loss, reconstruction, kl
+    assert ">HEAD~1<" in dom and ">HEAD<" in dom  # the legend names both revisions

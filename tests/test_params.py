@@ -105,3 +105,20 @@ def test_stage_arguments_are_the_paths_in_order_plus_validated_params():
                                     ["model", "metrics"])
     assert (args.model, args.metrics) == ("a.pt", "b.json")
     assert params.train.beta == yaml.safe_load((REPO / "params.yaml").read_text())["train"]["beta"]
+
+
+@pytest.mark.parametrize("setting", ["train.beta=6", "model.latent_dim=12", "data.binarize=true"])
+def test_dvc_exp_run_set_there_and_back_leaves_params_yaml_byte_for_byte(tmp_path, setting):
+    """`dvc exp run -S` rewrites params.yaml through DVC's apply_overrides; the committed file is written the
+    way it writes it back (block lists, comments kept), so a round trip leaves git clean."""
+    from dvc.utils.hydra import apply_overrides
+    path = tmp_path / "params.yaml"
+    committed = (REPO / "params.yaml").read_text()
+    path.write_text(committed)
+    key = setting.split("=")[0]
+    section, name = key.split(".")
+    original = yaml.safe_load(committed)[section][name]
+    apply_overrides(str(path), [setting])
+    assert path.read_text() != committed
+    apply_overrides(str(path), [f"{key}={yaml.safe_dump(original).splitlines()[0]}"])
+    assert path.read_text() == committed

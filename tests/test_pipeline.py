@@ -36,7 +36,8 @@ def test_the_pipeline_runs_end_to_end(workdir, committed_tiny_repo, monkeypatch)
     """download here, on generated data; every other stage as `dvc repro` ran dvc.yaml's commands in the
     committed tiny repo (conftest), where the same generated files stand in for download's."""
     stages = yaml.safe_load((workdir / "dvc.yaml").read_text())["stages"]
-    assert list(stages) == ["download", "classifier", "train", "evaluate", "sample", "interpolate", "visualize"]
+    assert list(stages) == ["params", "download", "classifier", "train", "evaluate", "sample", "interpolate",
+                            "visualize"]
 
     monkeypatch.chdir(workdir)
     monkeypatch.setattr(betavae.sources, "SOURCES", [("generated", write_tiny_dataset)])
@@ -63,7 +64,11 @@ def test_the_pipeline_runs_end_to_end(workdir, committed_tiny_repo, monkeypatch)
     # The default, the Bernoulli on grey levels: its objective, and no likelihood.
     assert metrics["bce_objective"] == pytest.approx(metrics["bce_reconstruction"] + metrics["kl_nats"])
     assert not {"elbo_nats", "iwae_nats", "nll_nats", "reconstruction_nats"} & metrics.keys()
-    assert len(metrics["kl_per_dimension"]) == 3 and 0 <= metrics["active_units"] <= 3
+    assert set(metrics["kl_largest_units"]) == {"1", "2"} and 0 <= metrics["active_units"] <= 3
+    assert metrics["kl_largest_units"]["2"] >= metrics["kl_largest_units"]["1"] >= 0
+    by_unit = json.loads((repo / "plots/kl_per_dimension.json").read_text())  # beside the figure, not a metric
+    assert [row["unit"] for row in by_unit] == ["z00", "z01", "z02"]
+    assert sum(row["active"] for row in by_unit) == metrics["active_units"]
     assert 0 <= metrics["linear_probe_accuracy"] <= 1 and 0 <= metrics["knn_accuracy"] <= 1
     assert metrics["frechet_classifier_samples"] >= 0
     assert 0 <= json.loads((repo / "metrics/classifier.json").read_text())["classifier_test_accuracy"] <= 1

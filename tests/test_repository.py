@@ -1,18 +1,55 @@
-"""The repository's shape: tests mirror the package, and the slow marker follows its rule."""
+"""The repository's shape: the pipeline library holds only what the stages import, the studies and tools
+apart, every entry point runs from the installed package, tests mirror the modules, and the slow marker
+follows its rule."""
 
+import importlib
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
+from betavae.resume import code_files
 from tests.conftest import REPO
 
 MODULES = sorted(path.stem for path in (REPO / "betavae").glob("*.py") if path.stem != "__init__")
+ANALYSIS = sorted(path.stem for path in (REPO / "studies" / "analysis").glob("*.py") if path.stem != "__init__")
+STUDIES = sorted(path.stem for path in (REPO / "studies").glob("*.py") if path.stem != "__init__")
+TOOLS = sorted(path.stem for path in (REPO / "tools").glob("*.py") if path.stem != "__init__")
 
 
-@pytest.mark.parametrize("module", MODULES)
-def test_every_package_module_has_its_test_file(module):
+@pytest.mark.parametrize("module", MODULES + ANALYSIS)
+def test_every_library_module_has_its_test_file(module):
     assert (REPO / "tests" / f"test_{module}.py").is_file()
+
+
+def test_every_module_of_the_pipeline_library_is_imported_by_a_stage():
+    reached = {path.stem for stage in (REPO / "stages").glob("*.py") if stage.stem != "__init__"
+               for path in code_files(stage) if path.parent.name == "betavae"}
+    assert reached == set(MODULES), f"not imported by any stage: {sorted(set(MODULES) - reached)}"
+
+
+def test_no_code_outside_the_tests_edits_sys_path():
+    files = [path for folder in ("betavae", "stages", "studies", "tools", "benchmarks")
+             for path in (REPO / folder).rglob("*.py")]
+    assert len(files) > 40
+    assert [path for path in files if "sys.path" in path.read_text()] == []
+
+
+@pytest.mark.parametrize("name", [f"studies.{name}" for name in STUDIES] + [f"tools.{name}" for name in TOOLS]
+                         + ["benchmarks.train_speed"])
+def test_every_study_and_tool_answers_help(name, monkeypatch, capsys):
+    module = importlib.import_module(name)
+    monkeypatch.setattr(sys, "argv", [name, "--help"])
+    with pytest.raises(SystemExit) as exit_:
+        module.main()
+    assert exit_.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
+def test_the_package_installs_the_pipeline_library_the_studies_and_the_tools():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert set(project["tool"]["setuptools"]["packages"]["find"]["include"]) >= {
+        "betavae", "stages", "studies", "studies.*", "tools"}
 
 
 def test_the_slow_rule_recognises_dvc_and_stage_commands():
@@ -21,7 +58,7 @@ def test_the_slow_rule_recognises_dvc_and_stage_commands():
     assert runs_the_pipeline([sys.executable, "-m", "dvc", "status"])
     assert runs_the_pipeline([sys.executable, "-m", "stages.train", "data", "model.pt"])
     assert runs_the_pipeline("dvc repro evaluate")
-    assert not runs_the_pipeline(["git", "status"]) and not runs_the_pipeline([sys.executable, "scripts/docs.py"])
+    assert not runs_the_pipeline(["git", "status"]) and not runs_the_pipeline([sys.executable, "-m", "tools.docs"])
     assert not runs_the_pipeline([sys.executable, "-c", "import stages.train"])
 
 
@@ -31,15 +68,22 @@ def test_an_unmarked_test_that_runs_dvc_fails_saying_why():
 
 
 def pins(path):
-    """{name: version} of a requirements file, names as pip compares them (lower case, extras dropped)."""
+    """{name: version} of a constraints file, names as pip compares them (lower case, extras dropped)."""
     lines = [line.split("#")[0].strip() for line in (REPO / path).read_text().splitlines()]
-    pinned = [line.split("==") for line in lines if line and not line.startswith("-r")]
+    pinned = [line.split("==") for line in lines if line]
     return {name.split("[")[0].lower(): version for name, *version in pinned for version in (version or [None])}
 
 
+def requirement_names(requirements):
+    return {requirement.split("[")[0].lower() for requirement in requirements}
+
+
 def test_the_pipeline_and_the_tests_have_their_own_requirements_both_pinned_by_the_constraints():
-    runtime, dev, constraints = pins("requirements.txt"), pins("requirements-dev.txt"), pins("constraints.txt")
-    assert None not in {**runtime, **dev}.values()  # every requirement pinned exactly
-    assert all(constraints.get(name) == version for name, version in {**runtime, **dev}.items())
-    assert not runtime.keys() & {"pytest", "pytest-xdist", "moto", "flask"} and dev.keys() > {"pytest", "moto"}
-    assert "-r requirements.txt" in (REPO / "requirements-dev.txt").read_text().splitlines()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    runtime = requirement_names(project["dependencies"])
+    dev = requirement_names(project["optional-dependencies"]["dev"])
+    constraints = pins("constraints.txt")
+    assert None not in constraints.values()  # every package of the environment pinned exactly
+    assert runtime | dev <= constraints.keys()
+    assert constraints["torch"] == "2.14.1" and constraints["torchvision"] == "0.29.1"
+    assert not runtime & {"pytest", "pytest-xdist", "moto", "flask"} and dev >= {"pytest", "moto"}

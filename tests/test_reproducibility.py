@@ -6,13 +6,15 @@ import math
 import random
 
 import pytest
+import torch
 import yaml
 
 from betavae.errors import BetaVAEError
-from betavae.experiments import stage_inputs
-from betavae.reproducibility import (FAMILY_WISE_ALPHA, comparable, compare, compare_exactly, critical_t, flatten,
-                                     format_table, judge, order_free, seed_spread)
-from betavae.student_t import t_quantile
+from betavae.evaluation import kl_of_largest_units
+from studies.analysis.experiments import stage_inputs
+from studies.analysis.reproducibility import (FAMILY_WISE_ALPHA, comparable, compare, compare_exactly, critical_t,
+                                              flatten, format_table, judge, order_free, seed_spread)
+from studies.analysis.student_t import t_quantile
 from tests.conftest import REPO
 
 
@@ -43,6 +45,15 @@ def test_the_per_dimension_kl_is_compared_as_the_kl_of_the_largest_units():
     ordered = order_free({"kl_per_dimension.z00": 0.1, "kl_per_dimension.z01": 3.0, "kl_per_dimension.z02": 1.0,
                           "test_mse": 0.02})
     assert ordered == {"test_mse": 0.02, "kl_largest_units.1": 3.0, "kl_largest_units.2": 4.0}
+
+
+def test_a_record_with_the_kl_by_unit_index_compares_as_one_with_the_largest_units():
+    """Records made before evaluate reported kl_largest_units (the committed sweep, the proof) still compare."""
+    per_unit = [0.0014, 0.6478, 0.7080, 1.8859, 0.6942, 0.4739, 0.0416, 0.0023, 1.8421, 0.00006]
+    old = comparable({"metrics/eval.json": {"kl_per_dimension": {f"z{d:02d}": v for d, v in enumerate(per_unit)}}})
+    new = comparable({"metrics/eval.json": {"kl_largest_units": kl_of_largest_units(torch.tensor(per_unit))}})
+    assert old.keys() == new.keys() == {"kl_largest_units.1", "kl_largest_units.2"}
+    assert old == pytest.approx(new)
 
 
 def test_two_units_swapping_ranks_move_the_largest_units_kl_only_by_their_difference():
@@ -185,7 +196,7 @@ def test_the_committed_seed_spread_has_ten_healthy_seeds_and_covers_every_commit
 
 
 def test_the_committed_seed_spread_was_measured_on_the_committed_train_and_evaluate():
-    """What scripts/check_repro.py requires before it uses the spread: the same code and params, seeds aside."""
+    """What studies/check_repro.py requires before it uses the spread: the same code and params, seeds aside."""
     spread_file = json.loads((REPO / "metrics/seed_spread.json").read_text())
     committed = stage_inputs(yaml.safe_load((REPO / "dvc.lock").read_text()))
     assert spread_file["inputs"] == json.loads(json.dumps(committed))

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from betavae.student_t import t_cdf, t_quantile
+from studies.analysis.student_t import t_cdf, t_quantile
 
 
 @pytest.mark.parametrize("p", [0.6, 0.9, 0.975, 0.9995])

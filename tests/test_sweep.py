@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from betavae.errors import BetaVAEError, ParamsError
-from betavae.sweep import (Spread, SweepPoint, compare, exceeds_pooled_sd, experiment_name, grid, parse_slice,
-                           slice_of, summarize, summary_of_record, sweep_points)
+from studies.analysis.sweep import (Spread, SweepPoint, compare, compared_pairs, exceeds_pooled_sd, experiment_name,
+                                    grid, parse_slice, slice_of, summarize, summary_of_record, sweep_points, verdicts)
 from tests.conftest import REPO, TINY_PARAMS, tiny_dvc_workspace, tool_environment
 from tests.test_experiments import state
 from tests.test_workflows import step, workflow
@@ -77,6 +77,23 @@ def test_the_summary_reads_back_from_the_sweep_record_as_written():
     assert summary_of_record(record) == summary
 
 
+def test_the_verdicts_cover_each_step_of_beta_and_where_udr_clears_chance():
+    summary = {b: {"test_mse": {"mean": m, "sd": 0.001, "count": 3}} for b, m in ((0.5, 0.010), (1.0, 0.0101), (5.0, 0.02))}
+    udr = {"1": {"bootstrap": {"above_chance": [0.01, 0.2]}}, "5": {"bootstrap": {"above_chance": [-0.01, 0.2]}}}
+    record = {"summary": {f"{beta:g}": metrics for beta, metrics in summary.items()}, "udr": udr}
+    found = verdicts(record)
+    assert list(found["steps"]) == ["0.5 -> 1", "1 -> 5"]  # 1 -> 5 is a neighbouring pair here already
+    assert not found["steps"]["0.5 -> 1"]["test_mse"]["exceeds"] and found["steps"]["1 -> 5"]["test_mse"]["exceeds"]
+    assert found["steps"]["1 -> 5"]["test_mse"]["difference"] == pytest.approx(0.0099)
+    assert found["udr_above_chance"] == {"1": True, "5": False}
+    assert compared_pairs([0.5, 1.0, 2.0, 5.0, 10.0])[-1] == (1.0, 5.0)
+
+
+def test_the_committed_sweep_records_the_verdicts_of_its_own_numbers():
+    record = json.loads((REPO / "metrics" / "beta_sweep.json").read_text())
+    assert record["verdicts"] == json.loads(json.dumps(verdicts(record)))
+
+
 def test_compare_from_the_command_line_says_which_metrics_differ_beyond_the_seed_spread(tmp_path):
     spreads = {"1": {"test_mse": {"mean": 0.012, "sd": 0.0002, "count": 3},
                      "kl_nats": {"mean": 6.0, "sd": 0.5, "count": 3}},
@@ -84,13 +101,13 @@ def test_compare_from_the_command_line_says_which_metrics_differ_beyond_the_seed
                      "kl_nats": {"mean": 6.4, "sd": 0.4, "count": 3}}}
     record = tmp_path / "sweep.json"
     record.write_text(json.dumps({"summary": spreads}))
-    command = [sys.executable, "scripts/beta_sweep.py", "--output", str(record), "--compare"]
+    command = [sys.executable, "-m", "studies.beta_sweep", "--output", str(record), "--compare"]
     shown = subprocess.run([*command, "1", "5"], cwd=REPO, capture_output=True, text=True, check=True).stdout
     lines = {line.split()[0]: line for line in shown.splitlines()[2:]}
     assert lines["test_mse"].endswith("yes") and lines["kl_nats"].endswith("no: within seed spread")
     missing = subprocess.run([*command, "1", "2"], cwd=REPO, capture_output=True, text=True)
     assert missing.returncode == 1 and "beta 2 is not in the sweep" in missing.stderr
-    absent = subprocess.run([*command[:3], str(tmp_path / "none.json"), "--compare", "1", "5"], cwd=REPO,
+    absent = subprocess.run([*command[:4], str(tmp_path / "none.json"), "--compare", "1", "5"], cwd=REPO,
                             capture_output=True, text=True)
     assert absent.returncode == 1 and "run the sweep first" in absent.stderr
 

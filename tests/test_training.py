@@ -11,10 +11,12 @@ from torchbearer import Trial, callbacks
 from betavae.batches import TensorBatches
 from betavae.errors import ParamsError, TrainingError
 from betavae.model import BetaVAE
-from betavae.objective import bernoulli_nll, kl_divergence
+from betavae.compute import CPU_FP32
+from betavae.objective import bernoulli_nll, beta_vae_loss, kl_divergence
 from betavae.params import DataParams
-from betavae.training import (KL, LOGVAR, MU, RECONSTRUCTION, StateAdapter, beta_kl_term, lr_factor,
-                              lr_schedule, reconstruction_criterion, split_train_val, train, warn_on_collapse)
+from betavae.training import (KL, LOGVAR, LOSS_PARTS, MU, RECONSTRUCTION, StateAdapter, add_kl_term,
+                              beta_vae_criterion, build_trial, lr_factor, lr_schedule, split_train_val, train,
+                              warn_on_collapse)
 from tests.conftest import TINY_PARAMS
 
 
@@ -23,8 +25,7 @@ def tiny_train_params(params):
     return dataclasses.replace(params.train, epochs=2, kl_warmup_epochs=1, batch_size=32, val_size=20)
 
 
-def test_add_to_loss_callback_adds_beta_times_kl_to_the_optimised_loss(tiny_model_config):
-    beta = 7.5
+def test_the_optimised_loss_is_beta_vae_loss_and_the_kl_term_joins_through_add_to_loss(tiny_model_config, params):
     seen = {}
 
     @callbacks.on_backward
@@ -32,24 +33,30 @@ def test_add_to_loss_callback_adds_beta_times_kl_to_the_optimised_loss(tiny_mode
         seen.update(loss=state[torchbearer.LOSS].item(), mu=state[MU].detach(), logvar=state[LOGVAR].detach(),
                     y_pred=state[torchbearer.Y_PRED].detach(), y_true=state[torchbearer.Y_TRUE])
 
-    model = BetaVAE(tiny_model_config)
-    trial = Trial(StateAdapter(model), torch.optim.SGD(model.parameters(), lr=0.0), reconstruction_criterion("bce"),
-                  callbacks=[beta_kl_term(beta), record], verbose=0)
+    settings = dataclasses.replace(params.train, beta=7.5, epochs=1, kl_warmup_epochs=0)
+    trial = build_trial(BetaVAE(tiny_model_config), settings, CPU_FP32, steps_per_epoch=1, extra=[record])
+    assert add_kl_term in trial.state[torchbearer.CALLBACK_LIST].callback_list
     trial.with_generators(TensorBatches(torch.rand(16, 1, 28, 28), batch_size=16)).for_steps(1).run(1)
 
-    reconstruction = bernoulli_nll(seen["y_pred"], seen["y_true"]).mean().item()
-    kl = kl_divergence(seen["mu"], seen["logvar"]).mean().item()
-    assert kl > 0
-    assert seen["loss"] == pytest.approx(reconstruction + beta * kl, rel=1e-6)
+    # the same batch scored again outside torchbearer, once with the one loss function, once by hand
+    parts = beta_vae_loss("bce", seen["y_pred"], seen["y_true"], seen["mu"], seen["logvar"], beta=7.5)
+    by_hand = (bernoulli_nll(seen["y_pred"], seen["y_true"]).mean() + 7.5 * kl_divergence(seen["mu"], seen["logvar"]).mean())
+    assert parts.kl.item() > 0
+    assert seen["loss"] == pytest.approx(parts.loss.item(), rel=1e-6) == pytest.approx(by_hand.item(), rel=1e-6)
 
 
-def test_criterion_and_callback_record_their_terms(tiny_model_config):
+def test_the_criterion_returns_the_reconstruction_and_add_kl_term_brings_the_loss_to_the_functions_sum(
+        tiny_model_config):
     model = StateAdapter(BetaVAE(tiny_model_config))
     state = {torchbearer.Y_TRUE: torch.rand(4, 1, 28, 28)}
     state[torchbearer.Y_PRED] = model(state[torchbearer.Y_TRUE], state=state)
-    state[torchbearer.LOSS] = reconstruction_criterion("mse")(state)
-    beta_kl_term(2.0).on_criterion(state)
-    assert state[torchbearer.LOSS].item() == pytest.approx(state[RECONSTRUCTION].item() + 2.0 * state[KL].item())
+    state[torchbearer.LOSS] = beta_vae_criterion("mse", beta=2.0)(state)
+    parts = state[LOSS_PARTS]
+    assert torch.equal(state[torchbearer.LOSS], parts.reconstruction)
+    add_kl_term.on_criterion(state)
+    assert torch.equal(state[torchbearer.LOSS], parts.loss)
+    assert state[RECONSTRUCTION].item() == parts.reconstruction.item() and state[KL].item() == parts.kl.item()
+    assert parts.kl_term.item() == pytest.approx(2.0 * parts.kl.item())
 
 
 def test_kl_warmup_weights_training_steps_and_validation_scores_the_full_objective(tiny_model_config):
@@ -64,8 +71,9 @@ def test_kl_warmup_weights_training_steps_and_validation_scores_the_full_objecti
         seen.append(("val", state[torchbearer.LOSS].item(), state[RECONSTRUCTION].item(), state[KL].item()))
 
     model = BetaVAE(tiny_model_config)
-    trial = Trial(StateAdapter(model), torch.optim.SGD(model.parameters(), lr=0.0), reconstruction_criterion("bce"),
-                  callbacks=[beta_kl_term(beta, warmup_epochs=2), record_training, record_validation], verbose=0)
+    trial = Trial(StateAdapter(model), torch.optim.SGD(model.parameters(), lr=0.0),
+                  beta_vae_criterion("bce", beta, warmup_epochs=2),
+                  callbacks=[add_kl_term, record_training, record_validation], verbose=0)
     trial.with_generators(TensorBatches(torch.rand(32, 1, 28, 28), batch_size=16),
                           val_generator=TensorBatches(torch.rand(16, 1, 28, 28), batch_size=16)).run(1)
 

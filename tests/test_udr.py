@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from betavae.udr import (bootstrap_over_seeds, chance_pair_score, pair_score, random_rotation, ranks,
-                         relative_strength, spearman_matrix, standardize, udr, udr_with_chance)
+from studies.analysis.udr import (bootstrap_over_seeds, chance_pair_score, pair_score, random_rotation, ranks,
+                                  relative_strength, spearman_matrix, standardize, udr, udr_with_chance)
 
 ACTIVE = torch.ones(4)
 

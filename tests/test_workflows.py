@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from betavae.sweep import grid, slice_of
+from studies.analysis.sweep import grid, slice_of
 from tests.conftest import REPO
 
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -105,12 +105,12 @@ def test_the_check_workflow_reports_to_the_job_summary_and_keeps_the_figures():
 
 
 def test_the_sweep_workflow_runs_the_makefile_sweep_script_with_options_it_has():
-    script = re.search(r"^sweep:.*\n(?:\t.*\n)*?\tpython (scripts/\S+)", (REPO / "Makefile").read_text(),
+    script = re.search(r"^sweep:.*\n(?:\t.*\n)*?\tpython -m (studies\.\S+)", (REPO / "Makefile").read_text(),
                        re.MULTILINE).group(1)
     jobs = workflow("sweep.yml")["jobs"]
-    commands = [line for name in ("slice", "collect") for line in run_lines(jobs[name]) if "scripts/" in line]
-    assert commands and all(f"python {script} " in command for command in commands)
-    shown = subprocess.run([sys.executable, script, "--help"], cwd=REPO, capture_output=True, text=True,
+    commands = [line for name in ("slice", "collect") for line in run_lines(jobs[name]) if "-m studies." in line]
+    assert commands and all(f"python -m {script} " in command for command in commands)
+    shown = subprocess.run([sys.executable, "-m", script, "--help"], cwd=REPO, capture_output=True, text=True,
                            check=True).stdout
     for command in commands:
         for option in re.findall(r"(--[\w-]+)", command):

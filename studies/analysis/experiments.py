@@ -1,4 +1,4 @@
-"""Running DVC experiments and reading them back: the git and DVC plumbing shared by the scripts that run
+"""Running DVC experiments and reading them back: the git and DVC plumbing shared by the studies that run
 many trainings (seed spread, check proof, beta sweep, likelihood options)."""
 
 from __future__ import annotations
@@ -12,16 +12,20 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import dvc.api
+import yaml
+
 from betavae.errors import BetaVAEError
 from betavae.model import BetaVAE, load_model
 
+PLATFORM = "metrics/platform.json"  # what made a run: train writes it
 # What `dvc exp run` rewrites in the workspace; put back to the commit once the experiments are recorded.
 RESULTS = ("params.yaml", "dvc.lock", "metrics", "plots", "data/source.json")
 
 
 def run_dvc(repo: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
     """`dvc ARGS` in repo with this interpreter's DVC, and its directory first on PATH so that the stages'
-    `python` is this interpreter too: the scripts work without an activated virtual environment."""
+    `python` is this interpreter too: the studies work without an activated virtual environment."""
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env, check=True,
                           capture_output=capture, text=True)
@@ -95,7 +99,6 @@ def pull_experiments(repo: Path, remote: str, names: list[str]) -> None:
 
 def load_experiment_model(repo: Path, rev: str | None = None) -> BetaVAE:
     """The model of a git revision or DVC experiment, read through dvc.api; without rev, the workspace's."""
-    import dvc.api
     if rev is None:
         return load_model(repo / "models" / "model.pt")
     with tempfile.TemporaryDirectory() as scratch:
@@ -107,7 +110,6 @@ def load_experiment_model(repo: Path, rev: str | None = None) -> BetaVAE:
 
 def read_experiment_json(repo: Path, path: str, rev: str) -> dict[str, Any]:
     """A JSON file of a git revision or DVC experiment, e.g. the metrics/platform.json its training wrote."""
-    import dvc.api
     return json.loads(dvc.api.read(path, repo=str(repo), rev=rev))
 
 
@@ -115,18 +117,18 @@ def exp_show(repo: Path) -> list[dict[str, Any]]:
     return json.loads(run_dvc(repo, "exp", "show", "--json", capture=True).stdout)
 
 
-def _states(states: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def experiment_states(states: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Every experiment state in the nested exp show structure (commits, their experiments)."""
     for state in states:
         yield state
         for experiment in state.get("experiments") or []:
-            yield from _states(experiment.get("revs") or [])
+            yield from experiment_states(experiment.get("revs") or [])
 
 
 def experiment_results(exp_show_json: list[dict[str, Any]], names: list[str]) -> dict[str, dict[str, Any]]:
     """{name: {"rev", "params": params.yaml, "metrics": metrics/eval.json}} of the named experiments."""
     found = {}
-    for state in _states(exp_show_json):
+    for state in experiment_states(exp_show_json):
         if state.get("name") in names and state.get("data"):
             data = state["data"]
             found[state["name"]] = {"rev": state.get("rev"), "params": data["params"]["params.yaml"]["data"],
@@ -165,6 +167,14 @@ def stage_inputs(lock: dict[str, Any], stages: Sequence[str] = MEASURED_STAGES) 
 
 def experiment_inputs(repo: Path, rev: str) -> dict[str, Any]:
     """stage_inputs of a git revision or experiment's dvc.lock."""
-    import yaml
     shown = subprocess.run(["git", "show", f"{rev}:dvc.lock"], cwd=repo, check=True, capture_output=True, text=True)
     return stage_inputs(yaml.safe_load(shown.stdout))
+
+
+def metrics_paths(repo: Path) -> list[str]:
+    """The measurement files dvc.yaml declares under metrics/, in stage order: not the platform record (what
+    made a run) nor data/source.json (where the images came from)."""
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    declared = [next(iter(entry)) if isinstance(entry, dict) else entry
+                for stage in stages.values() for entry in stage.get("metrics", [])]
+    return [path for path in declared if path.startswith("metrics/") and path != PLATFORM]

@@ -1,6 +1,6 @@
 """Train and evaluate each way of scoring the images, as DVC experiments, and record their metrics.
 
-    python scripts/likelihood_options.py        # the four options below, one after another
+    python -m studies.likelihood_options        # the four options below, one after another
 
 | option | settings | what its numbers are |
 |---|---|---|
@@ -14,15 +14,20 @@ stages up to `evaluate` that depend on the changed params run again (an option's
 it, then `dvc repro`). An option whose stages ran before with the same params, code and data (the
 committed params after `dvc repro`, say) is restored from DVC's run cache instead of run. An option that is already an experiment of this commit is kept, so an interrupted run resumes. The
 workspace is put back to the commit afterwards. Writes metrics/likelihood_options.json;
-`python scripts/docs.py` renders it in docs/likelihoods.md. The test NLL at K = 5000 of the plain VAE on
-binarized data: `python scripts/estimate_nll.py --rev likelihood-binarized-beta-1`.
+`python -m tools.docs` renders it in docs/likelihoods.md. The test NLL at K = 5000 of the plain VAE on
+binarized data: `python -m studies.estimate_nll --rev likelihood-binarized-beta-1`.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from betavae.io import write_json
+from betavae.machine import platform_record
+from betavae.params import load_params
+from studies.analysis.experiments import (exp_show, experiment_inputs, experiment_results, head_commit,
+                                          run_experiments)
 
 REPO = Path(__file__).resolve().parent.parent
 OPTIONS = {
@@ -41,22 +46,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", default=str(REPO / "metrics" / "likelihood_options.json"))
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
-    from betavae.io import write_json
-    from betavae.machine import platform_record
-    from betavae.params import load_params
-    from betavae.experiments import exp_show, experiment_results, head_commit, run_experiments
 
     params = load_params(REPO / "params.yaml")
     run_experiments(REPO, {experiment_name(option): settings for option, settings in OPTIONS.items()},
                     targets=["evaluate"])
     results = experiment_results(exp_show(REPO), [experiment_name(option) for option in OPTIONS])
     write_json(args.output, {
-        "command": "python scripts/likelihood_options.py",
+        "command": "python -m studies.likelihood_options",
         "commit": head_commit(REPO),
         "platform": platform_record(params.compute),
         "options": {option: {"settings": settings, "metrics": results[experiment_name(option)]["metrics"]}
                     for option, settings in OPTIONS.items()},
+        # what train and evaluate ran on, the options' own settings aside: the committed option's inputs
+        "inputs": experiment_inputs(REPO, results[experiment_name("bernoulli-grey")]["rev"]),
     })
     print(f"wrote {args.output}")
 

@@ -3,7 +3,7 @@
 
 Two betas differ in a metric when their means differ by more than POOLED_SD_MULTIPLE pooled seed standard
 deviations (`exceeds_pooled_sd`): a descriptive rule for the sweep's tables, not the calibrated test of
-`betavae.reproducibility` (docs/reproducibility.md, "Two rules")."""
+`studies.analysis.reproducibility` (docs/reproducibility.md, "Two rules")."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from statistics import mean, stdev
 from typing import Any
 
 from betavae.errors import ParamsError
-from betavae.experiments import experiment_results
+from studies.analysis.experiments import experiment_results
 
 POOLED_SD_MULTIPLE = 2.0
 
@@ -125,3 +125,26 @@ def compare(summary: dict[float, dict[str, Spread]], beta_a: float, beta_b: floa
         rows.append({"metric": name, "a": a, "b": b, "difference": b.mean - a.mean, "spread": pooled_sd(a, b),
                      "exceeds": exceeds_pooled_sd(a, b)})
     return sorted(rows, key=lambda row: row["metric"])
+
+
+def compared_pairs(betas: list[float]) -> list[tuple[float, float]]:
+    """The beta steps the sweep's verdicts cover: each neighbouring pair, and 1 -> 5 (the plain VAE against the
+    default) when both ran."""
+    betas = sorted(betas)
+    pairs = list(zip(betas, betas[1:]))
+    if 1.0 in betas and 5.0 in betas and (1.0, 5.0) not in pairs:
+        pairs.append((1.0, 5.0))
+    return pairs
+
+
+def verdicts(record: dict[str, Any]) -> dict[str, Any]:
+    """What the sweep concludes from its record: per beta step and metric, the difference of the means and
+    whether it exceeds POOLED_SD_MULTIPLE pooled seed sd; per beta, whether UDR's bootstrap interval over seeds
+    lies above its chance level."""
+    summary = summary_of_record(record)
+    steps = {f"{a:g} -> {b:g}": {row["metric"]: {"difference": row["difference"], "pooled_sd": row["spread"],
+                                                  "exceeds": row["exceeds"]} for row in compare(summary, a, b)}
+             for a, b in compared_pairs(list(summary))}
+    udr_clear = {beta: scores["bootstrap"]["above_chance"][0] > 0 for beta, scores in record["udr"].items()}
+    return {"rule": f"a difference counts where it exceeds {POOLED_SD_MULTIPLE:g} pooled seed sd",
+            "steps": steps, "udr_above_chance": udr_clear}

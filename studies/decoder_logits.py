@@ -1,7 +1,7 @@
 """Where a model's decoder puts its logits: on the test pixels that are exactly 0, and on the others.
 
-    python scripts/decoder_logits.py                                        # models/model.pt
-    python scripts/decoder_logits.py --rev likelihood-continuous-bernoulli  # a DVC experiment's model
+    python -m studies.decoder_logits                                        # models/model.pt
+    python -m studies.decoder_logits --rev likelihood-continuous-bernoulli  # a DVC experiment's model
 
 Decodes the posterior means of --images test images (spread over the split, so every class is there)
 and prints the 5th, 50th and 95th percentiles of the logits on each set of pixels. A density on [0, 1] can grow without limit at an exact
@@ -11,8 +11,12 @@ and prints the 5th, 50th and 95th percentiles of the logits on each set of pixel
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+import torch
+
+from betavae.data import load_images
+from studies.analysis.experiments import load_experiment_model
 
 REPO = Path(__file__).resolve().parent.parent
 PERCENTILES = (0.05, 0.5, 0.95)
@@ -23,11 +27,6 @@ def main() -> None:
     parser.add_argument("--rev", help="a git revision or DVC experiment name; default: the workspace's model")
     parser.add_argument("--images", type=int, default=2000)
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
-    import torch
-
-    from betavae.data import load_images
-    from betavae.experiments import load_experiment_model
 
     model = load_experiment_model(REPO, args.rev)
     test = load_images(REPO / "data" / "fashion_mnist", "test")[0]

@@ -1,11 +1,20 @@
 """The HTML template of `dvc plots show` and `dvc plots diff` that draws without a network: Vega, Vega-Lite
-and Vega-Embed inlined from the pinned vl-convert-python package, instead of dvc-render's CDN script tags."""
+and Vega-Embed inlined from the pinned vl-convert-python package, instead of dvc-render's CDN script tags.
+
+    python -m tools.offline_plots    # writes .dvc/offline_plots.html, named in .dvc/config; `make setup` runs it
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
+import vl_convert
+
 from betavae.io import atomic_path
+
+REPO = Path(__file__).resolve().parent.parent
 
 # DVC's template placeholders: {plot_divs} receives the plots; {scripts}, left out here, would receive
 # dvc-render's CDN <script src> tags, and {refresh_tag} the auto-refresh of `dvc plots show --open`
@@ -35,7 +44,6 @@ PAGE = """<!DOCTYPE html>
 
 def vega_bundle() -> str:
     """Vega, Vega-Lite and Vega-Embed in one script that sets window.vega, vegaLite and vegaEmbed."""
-    import vl_convert
     return vl_convert.javascript_bundle(vl_version=VEGA_LITE)
 
 
@@ -50,3 +58,15 @@ def page_template(bundle: str) -> str:
 def write_template(path: Path) -> None:
     with atomic_path(path) as partial:
         partial.write_text(page_template(vega_bundle()), encoding="utf-8")
+
+
+def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    path = REPO / ".dvc" / CONFIG_PATH
+    write_template(path)
+    print(f"{path.relative_to(REPO)}: `dvc plots show` and `dvc plots diff` draw offline")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

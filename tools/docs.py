@@ -1,7 +1,7 @@
 """Refresh the generated tables in README.md and docs/*.md from the committed results, so they cannot drift.
 
-    python scripts/docs.py            # rewrite every block between <!-- generated: NAME --> and <!-- end -->
-    python scripts/docs.py --check    # exit 1 if any block is out of date (the tests run this)
+    python -m tools.docs            # rewrite every block between <!-- generated: NAME --> and <!-- end -->
+    python -m tools.docs --check    # exit 1 if any block is out of date (the tests run this)
 
 Blocks: `stages` (dvc.yaml), `headline` and `metrics` (metrics/*.json), `platform` (metrics/platform.json), `seed-spread`
 (metrics/seed_spread.json), `check-proof` (metrics/seed_spread.json and metrics/check_proof.json), `collapse-check` (metrics/seed_spread.json and metrics/seed_spread_avx2.json), `likelihood-options` (metrics/likelihood_options.json), `test-nll`
@@ -20,6 +20,12 @@ from pathlib import Path
 from statistics import mean, stdev
 from typing import Callable
 
+import yaml
+
+from betavae.params import load_params
+from studies.analysis.reproducibility import comparable, flatten
+from studies.analysis.sweep import summary_of_record
+
 REPO = Path(__file__).resolve().parent.parent
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end -->)", re.DOTALL)
@@ -34,7 +40,6 @@ def _number(value: object) -> str:
 
 
 def metrics_table() -> str:
-    from betavae.reproducibility import flatten
     lines = ["| file | metric | value |", "|---|---|---|"]
     for path in ("metrics/classifier.json", "metrics/eval.json"):
         for name, value in flatten(read_json(path)).items():
@@ -47,7 +52,12 @@ def headline_table() -> str:
     return "\n".join([
         "| test MSE per pixel | active latent units | linear-probe accuracy from μ |", "|---|---|---|",
         f"| {metrics['test_mse']:.4f} (reference to beat: 0.0265) | {metrics['active_units']} of "
-        f"{len(metrics['kl_per_dimension'])} | {metrics['linear_probe_accuracy']:.3f} (chance: 0.1) |"])
+        f"{_latent_dim()} | {metrics['linear_probe_accuracy']:.3f} (chance: 0.1) |"])
+
+
+def _latent_dim() -> int:
+    """The committed model's latent dimension: params.yaml's, which the committed runs and spreads all use."""
+    return load_params(REPO / "params.yaml").model.latent_dim
 
 
 def platform_table() -> str:
@@ -60,77 +70,65 @@ def _committed_files() -> dict:
 
 
 def seed_spread_table() -> str:
-    """Every seed's compared metrics, their mean and sd, and the tolerance the check derives (as check_repro
-    does: the committed run's own seed left out)."""
-    from betavae.calibration import committed_seed
-    from betavae.reproducibility import comparable, seed_spread
+    """Every seed's compared metrics, and the mean, sd and tolerance the seed spread recorded for the check."""
     spread_file = read_json("metrics/seed_spread.json")
+    check, platform = spread_file["check"], spread_file["platform"]
     runs = {seed: comparable(files) for seed, files in spread_file["seeds"].items()}
-    own = committed_seed(spread_file["seeds"], _committed_files())
-    spread = seed_spread(spread_file["seeds"], leave_out=(own,) if own else ())
-    platform = spread_file["platform"]
-    critical = spread.critical_t(len(spread.sd))
+    own = check["committed_seed"]
     lines = [f"Measured by `{spread_file['command']}` at commit `{spread_file['commit'][:7]}` on "
              f"{platform['cpu_model']} ({platform.get('cpu_family', 'family unknown')}; "
              f"{platform['instruction_set']}, {platform['precision']}, {platform['threads']} threads); varied "
              f"together: {', '.join(spread_file['varied'])}. Collapsed seeds: "
-             f"{', '.join(spread.collapsed) or 'none'}. The tolerances are the check's on this commit: sd over the "
-             f"{len(spread.seeds)} healthy seeds other than the committed run"
-             + (f" (seed {own})" if own else "") + f", {len(spread.sd)} metrics tested together, so "
-             f"t = {critical:.3g} ({len(spread.seeds) - 1} degrees of freedom) and tolerance = "
-             f"{critical:.3g} × √2 × sd.", "",
+             f"{', '.join(check['collapsed_seeds']) or 'none'}. The tolerances are the check's on this commit: sd over the "
+             f"{len(check['healthy_seeds'])} healthy seeds other than the committed run"
+             + (f" (seed {own})" if own else "") + f", {check['metrics_tested']} metrics tested together, so "
+             f"t = {check['critical_t']:.3g} ({check['degrees_of_freedom']} degrees of freedom) and tolerance = "
+             f"{check['critical_t']:.3g} × √2 × sd.", "",
              "| metric | " + " | ".join(f"seed {seed}" for seed in runs) + " | mean | sd | tolerance |",
              "|---" * (len(runs) + 4) + "|"]
-    for metric, sd in spread.sd.items():
-        values = [float(runs[seed][metric]) for seed in spread.seeds]
+    for metric, row in check["metrics"].items():
         cells = [_number(run[metric]) for run in runs.values()]
-        cells += [f"{mean(values):.5g}", f"{sd:.3g}", f"{spread.tolerance(metric, len(spread.sd)):.3g}"]
+        cells += [f"{row['mean']:.5g}", f"{row['sd']:.3g}", f"{row['tolerance']:.3g}"]
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _share(trials: list, caught: bool) -> str:
-    hits = sum(1 for trial in trials if trial.passed != caught)
-    return f"{hits} of {len(trials)} ({100 * hits / len(trials):.0f}%)" if trials else "—"
+def _share(outcome: dict, caught: bool) -> str:
+    hits, trials = outcome["failed"], outcome["trials"]
+    return f"{hits} of {trials} ({100 * hits / trials:.0f}%)" if trials else "—"
 
 
 def check_proof_table() -> str:
     """False alarms over healthy seed pairs, every seed against the committed run, each regression's share
-    caught, and the platform change: all through betavae.reproducibility.judge (betavae.calibration)."""
-    from betavae.calibration import against, committed_seed, false_alarms, power
+    caught, and the platform change: the verdicts studies.check_proof recorded."""
     spread_file, proof = read_json("metrics/seed_spread.json"), read_json("metrics/check_proof.json")
-    seeds, committed = spread_file["seeds"], _committed_files()
-    own = committed_seed(seeds, committed)
-    pairs = false_alarms(seeds)
-    others = against(seeds, committed, {f"seed {s}": f for s, f in seeds.items() if s != own}, "committed")
-    platform = proof["platform_change"]
-    platform_trial = against(seeds, committed, {platform["experiment"]: platform["files"]}, "committed")[0]
+    verdicts, platform = proof["verdicts"], proof["platform_change"]
     lines = [f"Made by `{spread_file['command']}` and `{proof['command']}` (commit `{proof['commit'][:7]}`), judged "
-             f"by `python scripts/docs.py` with the check's own rule (`betavae.reproducibility.judge`), each time "
-             f"with a spread that leaves out the runs being compared.", "",
+             f"by the check's own rule (`studies.analysis.reproducibility.judge`), each time with a spread that "
+             f"leaves out the runs being compared.", "",
              "| comparison | pairs | failed (false alarms) or caught |", "|---|---|---|",
-             f"| healthy seed against healthy seed, spread from the other seeds | {len(pairs)} | "
-             f"{_share(pairs, caught=True)} failed |",
-             f"| each healthy seed against the committed run (seed {own}) | {len(others)} | "
-             f"{_share(others, caught=True)} failed |"]
+             f"| healthy seed against healthy seed, spread from the other seeds | "
+             f"{verdicts['healthy_pairs']['trials']} | {_share(verdicts['healthy_pairs'], caught=True)} failed |",
+             f"| each healthy seed against the committed run (seed {verdicts['committed_seed']}) | "
+             f"{verdicts['against_committed']['trials']} | {_share(verdicts['against_committed'], caught=True)} failed |"]
     for name, regression in proof["regressions"].items():
-        trials = power(seeds, regression["seeds"])
+        outcome = verdicts["regressions"][name]
         need = "must be ≥ 95%" if regression["required"] else "as measured"
         lines.append(f"| regression `{name}`: {regression['description']}; {len(regression['seeds'])} seeds × "
-                     f"each healthy baseline seed | {len(trials)} | {_share(trials, caught=True)} caught ({need}) |")
+                     f"each healthy baseline seed | {outcome['trials']} | {_share(outcome, caught=True)} caught ({need}) |")
     kernels = " ".join(f"{key}={value}" for key, value in platform["environment"].items())
+    platform_verdict = verdicts["platform_change"]
     lines.append(f"| platform change `{platform['experiment']}`: {platform['description']} ({kernels}; kernels "
                  f"{platform['platform']['kernels']}) against the committed run | 1 | "
-                 f"{'passed' if platform_trial.passed else 'FAILED: ' + platform_trial.reason} |")
-    alarms = [trial for trial in pairs + others if not trial.passed]
-    lines += ["", "False alarms: " + ("none." if not alarms else "; ".join(f"{t.committed} / {t.new}: {t.reason}"
-                                                                          for t in alarms))]
+                 f"{'passed' if platform_verdict['passed'] else 'FAILED: ' + platform_verdict['reason']} |")
+    alarms = verdicts["healthy_pairs"]["failures"] + verdicts["against_committed"]["failures"]
+    lines += ["", "False alarms: " + ("none." if not alarms else "; ".join(f"{a['committed']} / {a['new']}: {a['reason']}"
+                                                                          for a in alarms))]
     return "\n".join(lines)
 
 
 def stage_table() -> str:
     """Each stage of dvc.yaml: its command, deps (package modules by name), params and outputs."""
-    import yaml
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     lines = ["| stage | command | deps | params | outputs |", "|---|---|---|---|---|"]
     for name, stage in stages.items():
@@ -165,7 +163,7 @@ def collapse_check_table() -> str:
         for seed, files in record["seeds"].items():
             metrics = files["metrics/eval.json"]
             lines.append(f"| {seed} | {metrics['test_mse']:.5f} | {metrics['kl_nats']:.3g} | "
-                         f"{metrics['active_units']} of {len(metrics['kl_per_dimension'])} | "
+                         f"{metrics['active_units']} of {_latent_dim()} | "
                          f"{'**yes**' if metrics['posterior_collapse'] else 'no'} |")
         healthy = [files["metrics/eval.json"] for seed, files in record["seeds"].items() if seed not in collapsed]
         summary = ", ".join(f"{name} {mean(run[name] for run in healthy):.4g} ± {stdev(run[name] for run in healthy):.2g}"
@@ -177,7 +175,6 @@ def collapse_check_table() -> str:
 def likelihood_options_table() -> str:
     record = read_json("metrics/likelihood_options.json")
     platform = record["platform"]
-    from betavae.params import load_params
     k = load_params(REPO / "params.yaml").evaluate.iwae_samples
     lines = [f"From `{record['command']}` at commit `{record['commit'][:7]}` on {platform['cpu_model']} "
              f"({platform['instruction_set']}, {platform['precision']}, {platform['threads']} threads), 20 epochs "
@@ -260,7 +257,6 @@ SWEEP_HEADLINE = ("test_mse", "kl_nats", "active_units", "linear_probe_accuracy"
 
 def _sweep() -> tuple[dict, dict]:
     """metrics/beta_sweep.json and its summary (mean and sd over seeds of every metric, per beta)."""
-    from betavae.sweep import summary_of_record
     record = read_json("metrics/beta_sweep.json")
     return record, summary_of_record(record)
 
@@ -311,12 +307,13 @@ def _udr_rows(record: dict, betas: list[float]) -> list[str]:
 
 
 def udr_sentence() -> str:
-    """How far above its chance level each beta's UDR is, from metrics/beta_sweep.json."""
+    """How far above its chance level each beta's UDR is, and where the sweep found it clear of chance."""
     record, summary = _sweep()
+    clear_of_chance = record["verdicts"]["udr_above_chance"]
     scored = {beta: record["udr"][f"{beta:g}"] for beta in sorted(summary) if f"{beta:g}" in record["udr"]}
     parts = [f"{u['above_chance']:+.2f} [{u['bootstrap']['above_chance'][0]:+.2f}, "
              f"{u['bootstrap']['above_chance'][1]:+.2f}] at β = {beta:g}" for beta, u in scored.items()]
-    clear = [f"{beta:g}" for beta, u in scored.items() if u["bootstrap"]["above_chance"][0] > 0]
+    clear = [f"{beta:g}" for beta in scored if clear_of_chance[f"{beta:g}"]]
     return (f"UDR above its chance level (the same models' codes in random axes, which score "
             f"{min(u['chance'] for u in scored.values()):.2f} to {max(u['chance'] for u in scored.values()):.2f}): "
             + "; ".join(parts) + ". Only where the interval excludes 0 (β = " + (", ".join(clear) or "none")
@@ -332,24 +329,43 @@ def sweep_summary_table() -> str:
 
 
 def _comparison_table(names: tuple[str, ...] | None) -> str:
-    from betavae.sweep import POOLED_SD_MULTIPLE, compare
-    _, summary = _sweep()
-    betas = sorted(summary)
-    pairs = list(zip(betas, betas[1:]))
-    if 1.0 in summary and 5.0 in summary and (1.0, 5.0) not in pairs:
-        pairs.append((1.0, 5.0))
-    compared = {pair: {row["metric"]: row for row in compare(summary, *pair)} for pair in pairs}
-    names = names or tuple(sorted(compared[pairs[0]]))
-    lines = [f"Each cell: the change of the mean from the first β to the second; **exceeds** where it is larger "
-             f"than {POOLED_SD_MULTIPLE:g} pooled seed standard deviations, *within* where seeds alone could make it.",
-             "", "| metric | " + " | ".join(f"β {a:g} → {b:g}" for a, b in pairs) + " |",
-             "|---" * (len(pairs) + 1) + "|"]
+    record = read_json("metrics/beta_sweep.json")
+    steps = record["verdicts"]["steps"]
+    names = names or tuple(sorted(next(iter(steps.values()))))
+    lines = [f"Each cell: the change of the mean from the first β to the second; **exceeds** where "
+             f"{record['verdicts']['rule']}, *within* where seeds alone could make it.",
+             "", "| metric | " + " | ".join(f"β {step.replace(' -> ', ' → ')}" for step in steps) + " |",
+             "|---" * (len(steps) + 1) + "|"]
     for name in names:
-        cells = []
-        for pair in pairs:
-            row = compared[pair][name]
-            cells.append(f"{row['difference']:+.3g} " + ("**exceeds**" if row["exceeds"] else "*within*"))
+        cells = [f"{steps[step][name]['difference']:+.3g} " + ("**exceeds**" if steps[step][name]["exceeds"]
+                                                               else "*within*") for step in steps]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+SD_BY_BETA = ("test_mse", "kl_nats", "active_units", "linear_probe_accuracy", "bce_objective",
+              "frechet_classifier_samples")
+
+
+def seed_sd_by_beta() -> str:
+    """The sd over the sweep's seeds of headline metrics at each β, and its ratio to the committed β's."""
+    record, summary = _sweep()
+    committed = float(load_params(REPO / "params.yaml").train.beta)
+    betas = sorted(summary)
+    seeds = sorted({run["seed"] for run in record["runs"].values()})
+    lines = [f"Sample sd over seeds {', '.join(map(str, seeds))} of each β, from the sweep in "
+             f"`metrics/beta_sweep.json` (`{record['command']}`, commit `{record['commit'][:7]}`); in brackets, its "
+             f"ratio to the sd at the committed β = {committed:g}. An sd of {len(seeds)} seeds is itself uncertain "
+             f"by about half, so only ratios well beyond 2 or below 1/2 say much.", "",
+             "| metric | " + " | ".join(f"β = {beta:g}" for beta in betas) + " |", "|---" * (len(betas) + 1) + "|"]
+    for name in SD_BY_BETA:
+        base = summary[committed][name].sd
+
+        def cell(beta: float) -> str:
+            sd = summary[beta][name].sd
+            ratio = "" if beta == committed else (f" (×{sd / base:.2g})" if base else " (base sd 0)")
+            return f"{sd:.2g}{ratio}"
+        lines.append(f"| {name} | " + " | ".join(cell(beta) for beta in betas) + " |")
     return "\n".join(lines)
 
 
@@ -363,7 +379,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "likelihood-options": likelihood_options_table, "test-nll": test_nll_table, "benchmark": benchmark_table,
     "timings": timings_table, "stages": stage_table,
     "sweep-headline": sweep_headline_table, "sweep-summary": sweep_summary_table,
-    "sweep-comparison": sweep_comparison, "sweep-udr": udr_sentence,
+    "sweep-comparison": sweep_comparison, "sweep-udr": udr_sentence, "seed-sd-by-beta": seed_sd_by_beta,
 }
 
 
@@ -380,7 +396,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="fail if a block is out of date; write nothing")
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
     stale = []
     for page in PAGES:
         text = page.read_text()
@@ -390,7 +405,7 @@ def main() -> int:
             if not args.check:
                 page.write_text(new)
     if args.check and stale:
-        print(f"out of date: {', '.join(stale)}; run `python scripts/docs.py`", file=sys.stderr)
+        print(f"out of date: {', '.join(stale)}; run `python -m tools.docs`", file=sys.stderr)
         return 1
     print(("refreshed: " + ", ".join(stale)) if stale else "every generated block is up to date")
     return 0

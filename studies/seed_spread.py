@@ -1,7 +1,7 @@
 """Run the pipeline at the default params with other seeds, as DVC experiments: the seed spread.
 
-    python scripts/seed_spread.py --seeds 0 1 2 3 4 5 6 7 8 9          # this CPU's own kernels
-    python scripts/seed_spread.py --seeds 0 1 2 3 4 --avx2            # the kernels of an AVX2-only CPU, fp32
+    python -m studies.seed_spread --seeds 0 1 2 3 4 5 6 7 8 9          # this CPU's own kernels
+    python -m studies.seed_spread --seeds 0 1 2 3 4 --avx2            # the kernels of an AVX2-only CPU, fp32
 
 Seed s runs `dvc exp run -S classifier.seed=s -S train.seed=s -S evaluate.seed=s --name seed-s evaluate`
 (the stages up to evaluate; the figures play no part in the spread): a run on
@@ -12,20 +12,26 @@ not to the bit. Experiments are recorded as they finish, and those already recor
 kept, so an interrupted run resumes where it stopped.
 
 Writes metrics/seed_spread.json (or metrics/seed_spread_avx2.json): every seed's metrics as the stages
-wrote them, with its platform record, the command and the commit, and the code and params of train and
-evaluate (from the experiments' dvc.lock): the check refuses a spread whose inputs are not the committed
-results' own. `make check-repro` derives its
-tolerances from metrics/seed_spread.json; `python scripts/docs.py` shows both files as tables (test MSE,
-KL, active units, collapse) in docs/reproducibility.md.
+wrote them, with its platform record, the command and the commit; the code and params of train and
+evaluate (from the experiments' dvc.lock), since the check refuses a spread whose inputs are not the
+committed results' own; and what the check derives from it for the committed run (`check`: the seed left
+out, mean, sd and tolerance of every compared metric). `python -m tools.docs` shows both files as tables
+in docs/reproducibility.md and docs/pipeline.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from betavae.io import write_json
+from studies.analysis.calibration import spread_tolerances
+from studies.analysis.experiments import (SEEDED, exp_show, experiment_inputs, experiment_results, head_commit,
+                                          read_experiment_json, run_experiments, seed_settings)
 
 REPO = Path(__file__).resolve().parent.parent
 AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
@@ -36,14 +42,12 @@ def experiment_name(seed: int, avx2: bool) -> str:
 
 
 def settings(seed: int, avx2: bool) -> list[str]:
-    from betavae.experiments import seed_settings
     return seed_settings(seed) + (["compute.precision=fp32"] if avx2 else [])
 
 
 def collect(names: dict[int, str]) -> tuple[dict, dict, dict]:
     """The recorded experiments' metrics, {seed: {metrics file: content}}, where each ran, {seed:
     {"experiment", "rev", "platform"}}, and the code and params of train and evaluate they all share."""
-    from betavae.experiments import exp_show, experiment_inputs, experiment_results, read_experiment_json
     results = experiment_results(exp_show(REPO), list(names.values()))
     metrics, runs, inputs = {}, {}, {}
     for seed, name in names.items():
@@ -68,9 +72,6 @@ def main() -> None:
     if len(args.seeds) < 3:
         parser.error("a spread needs at least 3 seeds")
     output = Path(args.output or REPO / "metrics" / ("seed_spread_avx2.json" if args.avx2 else "seed_spread.json"))
-    sys.path.insert(0, str(REPO))
-    from betavae.experiments import SEEDED, head_commit, run_experiments
-    from betavae.io import write_json
 
     if args.avx2:
         os.environ.update(AVX2_KERNELS)  # the dvc exp run subprocesses inherit them
@@ -81,8 +82,10 @@ def main() -> None:
         metrics, runs, inputs = collect(names)
     except subprocess.CalledProcessError as error:
         sys.exit(f"error: `{' '.join(error.cmd[2:])}` failed (exit status {error.returncode})")
+    committed = {path: json.loads((REPO / path).read_text())  # the commit's, put back by run_experiments
+                 for path in ("metrics/eval.json", "metrics/classifier.json")}
     write_json(output, {
-        "command": "python scripts/seed_spread.py --seeds " + " ".join(map(str, args.seeds))
+        "command": "python -m studies.seed_spread --seeds " + " ".join(map(str, args.seeds))
                    + (" --avx2" if args.avx2 else ""),
         "commit": head_commit(REPO),
         "environment": AVX2_KERNELS if args.avx2 else {},
@@ -91,6 +94,7 @@ def main() -> None:
         "inputs": inputs,
         "seeds": metrics,
         "runs": runs,
+        "check": spread_tolerances(metrics, committed),
     })
     for seed, files in metrics.items():
         run = files["metrics/eval.json"]

@@ -1,6 +1,6 @@
 """The test NLL of a model trained on binarized data, by importance sampling (−IWAE_K), at several K.
 
-    python scripts/estimate_nll.py --rev likelihood-binarized-beta-1 --samples 50 5000 --images 2000
+    python -m studies.estimate_nll --rev likelihood-binarized-beta-1 --samples 50 5000 --images 2000
 
 The model comes from the workspace (models/model.pt) or, with --rev, from a git revision or DVC
 experiment. The test images are binarized once with data.binarize_seed, as the evaluate stage does;
@@ -17,7 +17,25 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+import yaml
+
+from betavae.compute import configure
+from betavae.data import binarize_once, load_images
+from betavae.evaluation import iwae_bound
+from betavae.io import write_json
+from betavae.machine import platform_record
+from betavae.params import load_params
+from studies.analysis.experiments import experiment_inputs, head_commit, load_experiment_model, stage_inputs
+
 REPO = Path(__file__).resolve().parent.parent
+
+
+def model_inputs(rev: str | None) -> dict:
+    """The code and params of train and evaluate behind the model: its experiment's, or the workspace's."""
+    if rev:
+        return experiment_inputs(REPO, rev)
+    return stage_inputs(yaml.safe_load((REPO / "dvc.lock").read_text()))
 
 
 def main() -> None:
@@ -27,16 +45,6 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10000, help="how many test images, spread over the split")
     parser.add_argument("--output", default=str(REPO / "metrics" / "test_nll.json"))
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
-    import torch
-
-    from betavae.compute import configure
-    from betavae.data import binarize_once, load_images
-    from betavae.evaluation import iwae_bound
-    from betavae.io import write_json
-    from betavae.machine import platform_record
-    from betavae.params import load_params
-    from betavae.experiments import head_commit, load_experiment_model
 
     params = load_params(REPO / "params.yaml")
     compute = configure(params.compute)
@@ -64,12 +72,13 @@ def main() -> None:
               f"({len(nll)} images, {estimates[str(k)]['seconds']} s)", flush=True)
     rev = f" --rev {args.rev}" if args.rev else ""
     write_json(args.output, {
-        "command": f"python scripts/estimate_nll.py{rev} --samples {' '.join(map(str, args.samples))} "
+        "command": f"python -m studies.estimate_nll{rev} --samples {' '.join(map(str, args.samples))} "
                    f"--images {args.images}",
         "commit": head_commit(REPO), "model": args.rev or "models/model.pt", "images": len(inputs),
         "every": stride,
         "binarize_seed": params.data.binarize_seed, "platform": platform_record(params.compute),
         "samples": estimates,
+        "inputs": model_inputs(args.rev),
     })
     print(f"wrote {args.output}")
 

@@ -5,7 +5,7 @@ ends where a run with other seeds would. So across platforms the committed run a
 of the seed-to-seed distribution, and the check is a test that they are: a family-wise t test.
 
 For each of the m compared metrics, the difference new - committed has a standard deviation of sqrt(2)*sd,
-where sd is the metric's sample standard deviation over n healthy seeds (scripts/seed_spread.py). Its
+where sd is the metric's sample standard deviation over n healthy seeds (studies/seed_spread.py). Its
 t statistic, difference / (sqrt(2) * sd), follows Student's t with n - 1 degrees of freedom when the metric
 is normal across seeds. Each metric is tested at FAMILY_WISE_ALPHA / m (Bonferroni), so that the chance of
 any false alarm among the m is at most FAMILY_WISE_ALPHA. The reasons and the measured false-alarm rate and
@@ -23,14 +23,14 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from betavae.errors import BetaVAEError
-from betavae.student_t import t_quantile
+from betavae.evaluation import KL_LARGEST_UNITS
+from studies.analysis.student_t import t_quantile
 
 FAMILY_WISE_ALPHA = 0.01  # the designed chance that a healthy re-run fails on any metric
-# The per-dimension KL is compared as the KL of the largest unit and of the two largest together: sums of the
-# largest values do not jump when two units swap ranks. Beyond two units the sums split by the number of
-# active units (7, 8 or 9 at the defaults) and stop being one normal law (docs/reproducibility.md).
+# The per-dimension KL is compared as the KL of the largest unit and of the two largest together, as
+# evaluate reports it (betavae.evaluation.KL_LARGEST_UNITS says why two). Records made before evaluate
+# reported it so hold the KL of every unit by index instead: the same sums are derived from those.
 KL_PER_DIMENSION = "kl_per_dimension."
-KL_TOP_UNITS = 2
 KL_TOP = "kl_largest_units."
 # Counts move in whole steps: their tolerance is at least one step.
 COUNTS = ("active_units",)
@@ -99,11 +99,12 @@ def flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def order_free(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """The metrics with the per-dimension KL replaced by the KL of its largest units (kl_largest_units.1, .2)."""
+    """The metrics with a per-dimension KL by unit index (older records) replaced by the KL of its largest
+    units (kl_largest_units.1, .2), as evaluate now reports it."""
     kept = {name: value for name, value in flat.items() if not name.startswith(KL_PER_DIMENSION)}
     per_dimension = sorted((value for name, value in flat.items() if name.startswith(KL_PER_DIMENSION)),
                            reverse=True)
-    for units in range(1, min(KL_TOP_UNITS, len(per_dimension)) + 1):
+    for units in range(1, min(KL_LARGEST_UNITS, len(per_dimension)) + 1):
         kept[f"{KL_TOP}{units}"] = sum(per_dimension[:units])
     return kept
 
@@ -156,7 +157,7 @@ def compare(committed: Mapping[str, Any], new: Mapping[str, Any], spread: SeedSp
             rows.append(Comparison(metric, old_value, new_value, 0.0, old_value == new_value, "not a number"))
         elif allowed is None:
             rows.append(Comparison(metric, old_value, new_value, None, False,
-                                   "no measured seed spread: run scripts/seed_spread.py"))
+                                   "no measured seed spread: run studies/seed_spread.py"))
         else:
             difference = abs(float(new_value) - float(old_value))
             rows.append(Comparison(metric, old_value, new_value, allowed, difference <= allowed))

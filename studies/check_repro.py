@@ -1,8 +1,8 @@
 """Re-run the whole pipeline and check that it reproduces the committed results.
 
-    python scripts/check_repro.py                       # picks the mode from the platform record
-    python scripts/check_repro.py --mode statistical    # compare within the seed spread whatever the platform
-    python scripts/check_repro.py --no-rerun            # compare the results already in the workspace
+    python -m studies.check_repro                       # picks the mode from the platform record
+    python -m studies.check_repro --mode statistical    # compare within the seed spread whatever the platform
+    python -m studies.check_repro --no-rerun            # compare the results already in the workspace
 
 Every stage really runs (`dvc repro --force`: neither the run cache nor existing outputs are reused).
 The committed metrics/platform.json says what machine made the committed results:
@@ -11,7 +11,7 @@ The committed metrics/platform.json says what machine made the committed results
   exact. Every tracked file must come back byte-identical.
 - another platform class: statistical. The committed run and the re-run are tested as two draws of the
   seed spread (metrics/seed_spread.json): a t test per metric, family-wise at 1% over all of them
-  (betavae.reproducibility; the reasons and the measured false alarms in docs/reproducibility.md). A
+  (studies.analysis.reproducibility; the reasons and the measured false alarms in docs/reproducibility.md). A
   re-run whose training collapsed fails as such. The spread must have been measured on the committed code
   and params of train and evaluate. Results files (metrics/, plots/, dvc.lock) may change; code and params
   may not.
@@ -32,8 +32,13 @@ from pathlib import Path
 
 import yaml
 
+from betavae.machine import platform_differences, platform_record
+from betavae.params import load_params
+from studies.analysis.calibration import committed_seed
+from studies.analysis.experiments import PLATFORM, metrics_paths, stage_inputs
+from studies.analysis.reproducibility import comparable, compare_exactly, format_table, judge, seed_spread
+
 REPO = Path(__file__).resolve().parent.parent
-PLATFORM = "metrics/platform.json"
 SPREAD = "metrics/seed_spread.json"
 RESULTS = ("metrics/", "plots/", "dvc.lock")
 
@@ -47,18 +52,8 @@ def committed_json(path: str) -> dict | None:
     return json.loads(shown.stdout) if shown.returncode == 0 else None
 
 
-def metrics_paths() -> list[str]:
-    """The measurement files dvc.yaml declares under metrics/, in stage order: not the platform record (what
-    made the run, read above) nor data/source.json (where the images came from)."""
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    declared = [next(iter(entry)) if isinstance(entry, dict) else entry
-                for stage in stages.values() for entry in stage.get("metrics", [])]
-    return [path for path in declared if path.startswith("metrics/") and path != PLATFORM]
-
-
 def choose_mode(requested: str, committed: dict | None, current: dict) -> tuple[str, str]:
     """(mode, why) from the committed platform record and this machine's."""
-    from betavae.machine import platform_differences
     if requested != "auto":
         return requested, f"asked for with --mode {requested}"
     if committed is None:
@@ -77,9 +72,7 @@ def _describe(record: dict) -> str:
 def metric_rows(mode: str) -> tuple[list, str | None]:
     """One Comparison per metric, the committed files (HEAD) against the re-run's (workspace), and in the
     statistical mode a failure that stands for all of them (a collapse), if any."""
-    from betavae.calibration import committed_seed
-    from betavae.reproducibility import comparable, compare_exactly, judge, seed_spread
-    paths = metrics_paths()
+    paths = metrics_paths(REPO)
     committed_files = {path: committed_json(path) or {} for path in paths}
     new = comparable({path: json.loads((REPO / path).read_text()) if (REPO / path).is_file() else {}
                       for path in paths})
@@ -97,15 +90,14 @@ def metric_rows(mode: str) -> tuple[list, str | None]:
 
 def checked_spread() -> dict:
     """metrics/seed_spread.json, if it was measured on the committed code and params of train and evaluate."""
-    from betavae.experiments import stage_inputs
     if not (REPO / SPREAD).is_file():
-        sys.exit(f"error: {SPREAD} is missing, and the statistical mode needs it: run scripts/seed_spread.py")
+        sys.exit(f"error: {SPREAD} is missing, and the statistical mode needs it: run studies/seed_spread.py")
     spread = json.loads((REPO / SPREAD).read_text())
     committed = stage_inputs(yaml.safe_load(run("git", "show", "HEAD:dvc.lock").stdout))
     differences = input_differences(spread.get("inputs", {}), committed)
     if differences:
         sys.exit(f"error: {SPREAD} was measured on other inputs of train and evaluate than the committed results "
-                 f"({'; '.join(differences)}): run scripts/seed_spread.py on this commit and commit its record")
+                 f"({'; '.join(differences)}): run studies/seed_spread.py on this commit and commit its record")
     return spread
 
 
@@ -130,15 +122,31 @@ def changed_files(ignore_results: bool) -> list[str]:
     return [p for p in paths if not (ignore_results and p.startswith(RESULTS))]
 
 
+def bits_match_but_the_platform_record() -> bool:
+    """Whether every results file is the committed one to the bit, but metrics/platform.json (it names the
+    machine) and that file's hash in dvc.lock."""
+    changed = [path for path in changed_files(ignore_results=False) if path.startswith(RESULTS)]
+    if any(path not in (PLATFORM, "dvc.lock") for path in changed):
+        return False
+    committed = yaml.safe_load(run("git", "show", "HEAD:dvc.lock").stdout)
+    current = yaml.safe_load((REPO / "dvc.lock").read_text())
+    return _without_platform_hash(committed) == _without_platform_hash(current)
+
+
+def _without_platform_hash(lock: dict) -> dict:
+    """dvc.lock with the hash and size of metrics/platform.json left out, wherever it is listed."""
+    def strip(entries: list) -> list:
+        return [{key: value for key, value in entry.items() if key not in ("md5", "size", "hash")}
+                if entry.get("path") == PLATFORM else entry for entry in entries]
+    return {name: {kind: strip(value) if kind in ("deps", "outs") else value for kind, value in stage.items()}
+            for name, stage in lock.get("stages", {}).items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=("auto", "exact", "statistical"), default="auto")
     parser.add_argument("--no-rerun", action="store_true", help="compare the workspace's results as they are")
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
-    from betavae.machine import platform_record
-    from betavae.params import load_params
-    from betavae.reproducibility import format_table
 
     if args.no_rerun:
         current = json.loads((REPO / PLATFORM).read_text())
@@ -159,15 +167,20 @@ def main() -> int:
     for path in changed_files(ignore_results=mode == "statistical"):
         if not (args.no_rerun and not path.startswith(RESULTS)):  # a hand-made run changes params on purpose
             problems.append(f"{path} differs from the committed file")
-    return _verdict(problems, mode)
+    same_bits = mode == "statistical" and bits_match_but_the_platform_record()
+    return _verdict(problems, mode, same_bits, another_class=args.mode == "auto")
 
 
-def _verdict(problems: list[str], mode: str) -> int:
+def _verdict(problems: list[str], mode: str, same_bits: bool = False, another_class: bool = False) -> int:
     if problems:
         print(f"NOT REPRODUCED ({mode}):\n- " + "\n- ".join(problems), file=sys.stderr)
         return 1
     if mode == "exact":
         print("Reproduced exactly: dvc status is clean, every tracked file matches the commit.")
+    elif same_bits:
+        print(f"Reproduced to the bit{' on another platform class' if another_class else ''}: every metric is "
+              f"within its tolerance, and every results file matches the commit but {PLATFORM}, which names the "
+              "machine (and its hash in dvc.lock).")
     else:
         print("Reproduced within the seed spread: every metric is within its tolerance. The "
               "workspace's results files (metrics/, plots/, dvc.lock) differ from the committed ones in their "

@@ -1,29 +1,37 @@
 """Measure the statistical check's false alarms and its power: train known regressions, then judge them.
 
-    python scripts/check_proof.py                  # train what is missing, then write metrics/check_proof.json
-    python scripts/check_proof.py --seeds 0 1 2 3  # more seeds per regression
+    python -m studies.check_proof                  # train what is missing, then write metrics/check_proof.json
+    python -m studies.check_proof --seeds 0 1 2 3  # more seeds per regression
 
 Each regression runs with each seed as a DVC experiment `proof-NAME-seed-S` (the stages up to evaluate,
-the seeds set as scripts/seed_spread.py sets them), recorded as it finishes: a stopped run resumes. A
-regression is a change of params, or of code (a patch under scripts/regressions/, applied for its runs
+the seeds set as studies/seed_spread.py sets them), recorded as it finishes: a stopped run resumes. A
+regression is a change of params, or of code (a patch under studies/regressions/, applied for its runs
 and taken back after). One more run, `proof-avx2-kernels`, trains the committed params with seed 0 under
 the AVX2 kernels and fp32 (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, MKL_CBWR): a platform change, which the
 check must pass.
 
-metrics/check_proof.json keeps every run's metrics; `python scripts/docs.py` judges them against
-metrics/seed_spread.json and the committed run (betavae.calibration) into the proof table of
-docs/reproducibility.md: the share of healthy seed pairs the check fails, and the share of each
-regression's runs it catches.
+metrics/check_proof.json keeps every run's metrics and the verdicts: each judged against
+metrics/seed_spread.json and the committed run by the check's own rule (studies.analysis.calibration): how
+many healthy seed pairs the check fails, and how many of each regression's runs it catches.
+`python -m studies.check_proof --verdicts` judges the recorded runs again, training nothing (after the seed
+spread was measured again, say); `python -m tools.docs` turns the record into the proof table of
+docs/reproducibility.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from betavae.io import write_json
+from studies.analysis.calibration import proof_verdicts
+from studies.analysis.experiments import (exp_show, experiment_results, head_commit, read_experiment_json,
+                                          run_experiments, seed_settings)
 
 REPO = Path(__file__).resolve().parent.parent
 AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
@@ -43,7 +51,7 @@ REGRESSIONS = {
                                 ("train.kl_warmup_epochs=0",)),
     "kl-over-half-the-latents": Regression("the training loss's KL summed over the first half of the latent "
                                            "dimensions only (a slicing bug)",
-                                           patch="scripts/regressions/kl_over_half_the_latents.patch"),
+                                           patch="studies/regressions/kl_over_half_the_latents.patch"),
     "beta-6": Regression("beta 5 -> 6", ("train.beta=6",), required=False),
     "beta-7": Regression("beta 5 -> 7", ("train.beta=7",), required=False),
 }
@@ -58,7 +66,6 @@ def git(*args: str) -> None:
 
 
 def run_regressions(seeds: list[int]) -> None:
-    from betavae.experiments import run_experiments, seed_settings
     for name, regression in REGRESSIONS.items():
         experiments = {experiment_name(name, seed): seed_settings(seed) + list(regression.settings) for seed in seeds}
         if regression.patch:
@@ -71,7 +78,6 @@ def run_regressions(seeds: list[int]) -> None:
 
 
 def run_platform_change() -> None:
-    from betavae.experiments import run_experiments, seed_settings
     saved = {key: os.environ.get(key) for key in AVX2_KERNELS}
     os.environ.update(AVX2_KERNELS)  # the dvc exp run subprocesses inherit them
     try:
@@ -86,7 +92,6 @@ def run_platform_change() -> None:
 
 def collect(seeds: list[int]) -> dict:
     """Every run's metrics files and provenance, as recorded in its experiment."""
-    from betavae.experiments import exp_show, experiment_results, read_experiment_json
     names = [experiment_name(name, seed) for name in REGRESSIONS for seed in seeds] + [PLATFORM_RUN]
     results = experiment_results(exp_show(REPO), names)
 
@@ -110,17 +115,31 @@ def collect(seeds: list[int]) -> dict:
                                 "files": files(PLATFORM_RUN)}}
 
 
+def verdicts(record: dict) -> dict:
+    """The proof's verdicts on its runs, against the committed seed spread and the committed run."""
+    spread = json.loads((REPO / "metrics" / "seed_spread.json").read_text())
+    committed = {path: json.loads((REPO / path).read_text())
+                 for path in ("metrics/eval.json", "metrics/classifier.json")}
+    return proof_verdicts(spread["seeds"], committed, record)
+
+
+def rewrite_verdicts(output: Path) -> None:
+    record = json.loads(output.read_text())
+    write_json(output, dict(record, verdicts=verdicts(record)))
+    print(f"wrote the verdicts of {output}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--output", default=str(REPO / "metrics" / "check_proof.json"))
+    parser.add_argument("--verdicts", action="store_true",
+                        help="train nothing; judge the recorded runs again against the committed seed spread")
     args = parser.parse_args()
     if len(args.seeds) < 3:
         parser.error("a regression needs at least 3 seeds")
-    sys.path.insert(0, str(REPO))
-    from betavae.experiments import head_commit, read_experiment_json
-    from betavae.io import write_json
-
+    if args.verdicts:
+        return rewrite_verdicts(Path(args.output))
     try:
         run_regressions(args.seeds)
         run_platform_change()
@@ -128,13 +147,11 @@ def main() -> None:
     except subprocess.CalledProcessError as error:
         sys.exit(f"error: `{' '.join(map(str, error.cmd))}` failed (exit status {error.returncode})")
     first = record["regressions"][next(iter(REGRESSIONS))]["runs"][str(args.seeds[0])]["rev"]
-    write_json(Path(args.output), {
-        "command": "python scripts/check_proof.py --seeds " + " ".join(map(str, args.seeds)),
-        "commit": head_commit(REPO),
-        "platform": read_experiment_json(REPO, "metrics/platform.json", first),
-        **record,
-    })
-    print(f"wrote {args.output}; `python scripts/docs.py` turns it into the proof table")
+    record = {"command": "python -m studies.check_proof --seeds " + " ".join(map(str, args.seeds)),
+              "commit": head_commit(REPO), "platform": read_experiment_json(REPO, "metrics/platform.json", first),
+              **record}
+    write_json(Path(args.output), dict(record, verdicts=verdicts(record)))
+    print(f"wrote {args.output}; `python -m tools.docs` turns it into the proof table")
 
 
 if __name__ == "__main__":
