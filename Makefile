@@ -3,7 +3,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup setup-dev repro test check-repro sweep docs diff exps
+.PHONY: setup setup-dev repro test check-repro sweep sweep-slurm docs diff exps
 setup: $(VENV)/.installed .dvc/offline_plots.html
 setup-dev: $(VENV)/.installed-dev
 
@@ -18,11 +18,15 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 .dvc/offline_plots.html: $(VENV)/.installed tools/offline_plots.py
 	$(VENV)/bin/python -m tools.offline_plots
 
-# The browser test of the offline plots needs Chromium: Debian's package, installed here where apt can
+# The browser test of the offline plots needs Chromium, the SLURM sweep test a one-node SLURM: Debian's
+# packages, installed here where apt can
 $(VENV)/.installed-dev: $(VENV)/.installed .dvc/offline_plots.html
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	command -v chromium >/dev/null || apt-get install -y -q --no-install-recommends chromium >/dev/null \
 		|| echo "Chromium is missing (apt-get install chromium): tests/test_offline_plots.py will fail"
+	command -v /usr/sbin/slurmctld >/dev/null || { apt-get update -q >/dev/null 2>&1; \
+		apt-get install -y -q --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null; } \
+		|| echo "SLURM is missing (apt-get install slurmctld slurmd slurm-client munge): its tests will skip"
 	touch $@
 
 repro: setup
@@ -45,6 +49,15 @@ check-repro: setup
 # (see studies/beta_sweep.py; --slice/--push/--collect/--pull share it over machines: docs/sweep.md).
 sweep: setup
 	python -m studies.beta_sweep
+
+# The same sweep as a SLURM array (studies/slurm/: a task per slice, the collector after the last), run from a
+# login node whose commit is pushed to origin; WORKDIR must be seen by every node
+BETAS ?= 0.5 1 2 5 10
+SEEDS ?= 0 1 2
+SLICES ?= 5
+WORKDIR ?= $(CURDIR)/.sweep
+sweep-slurm: setup
+	python -m studies.slurm_sweep --betas $(BETAS) --seeds $(SEEDS) --slices $(SLICES) --workdir $(WORKDIR)
 
 # Every metric of two runs (commits, branches, experiment names, `workspace`), and which differences exceed the
 # seed noise, judged by the check's own rule: make diff A=HEAD B=<experiment>  (MD=1: a Markdown table)

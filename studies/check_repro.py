@@ -36,6 +36,7 @@ from betavae.machine import platform_differences, platform_record
 from betavae.params import load_params
 from studies.analysis.calibration import committed_seed
 from studies.analysis.experiments import PLATFORM, metrics_paths, stage_inputs
+from studies.analysis.provenance import input_differences
 from studies.analysis.reproducibility import comparable, compare_exactly, format_table, judge, seed_spread
 
 REPO = Path(__file__).resolve().parent.parent
@@ -99,21 +100,6 @@ def checked_spread() -> dict:
         sys.exit(f"error: {SPREAD} was measured on other inputs of train and evaluate than the committed results "
                  f"({'; '.join(differences)}): run studies/seed_spread.py on this commit and commit its record")
     return spread
-
-
-def input_differences(spread: dict, committed: dict) -> list[str]:
-    """What differs between two stage_inputs records, one phrase per stage and kind."""
-    if not spread:
-        return ["the spread does not record them"]
-    differences = []
-    for stage in sorted(spread.keys() | committed.keys()):
-        mine, theirs = spread.get(stage, {}), committed.get(stage, {})
-        for kind in ("deps", "params"):
-            a, b = mine.get(kind, {}), theirs.get(kind, {})
-            changed = sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
-            if changed:
-                differences.append(f"{stage} {kind}: {', '.join(changed)}")
-    return differences
 
 
 def changed_files(ignore_results: bool) -> list[str]:

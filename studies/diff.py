@@ -27,7 +27,7 @@ from typing import Any
 
 from betavae.errors import BetaVAEError
 from studies.analysis.calibration import committed_seed
-from studies.analysis.experiments import exp_show, experiment_states, metrics_paths, read_experiment_json
+from studies.analysis.experiments import metrics_paths, read_experiment_json, resolve_rev
 from studies.analysis.reproducibility import FileMetrics, SeedSpread, Verdict, comparable, judge, seed_spread
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,16 +37,7 @@ WORKSPACE = "workspace"
 
 def resolve(repo: Path, rev: str) -> str:
     """A git commit for a revision or an experiment name; `workspace` stays as it is."""
-    if rev == WORKSPACE:
-        return rev
-    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo,
-                           capture_output=True, text=True)
-    if found.returncode == 0:
-        return found.stdout.strip()
-    for state in experiment_states(exp_show(repo)):
-        if state.get("name") == rev and state.get("rev"):
-            return state["rev"]
-    raise BetaVAEError(f"{rev!r} is neither a git revision nor an experiment of `dvc exp show`")
+    return rev if rev == WORKSPACE else resolve_rev(repo, rev)
 
 
 def read_metrics(repo: Path, rev: str) -> FileMetrics:

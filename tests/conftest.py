@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -175,8 +178,8 @@ def copy_of_committed_tiny_repo(committed_tiny_repo, tmp_path) -> Path:
 # each followed in the run by quick modules. pytest-xdist (--dist loadfile --no-loadscope-reorder) hands a
 # worker the next module in this order as it runs low, so the long ones start early and the quick ones
 # fill the gaps, instead of a long module starting last while the other worker idles.
-LONGEST_MODULES = ("test_check_repro.py", "test_sweep.py", "test_resume.py", "test_likelihood_options.py",
-                   "test_dvc_yaml.py", "test_offline_plots.py", "test_docs.py")
+LONGEST_MODULES = ("test_check_repro.py", "test_sweep.py", "test_slurm_sweep.py", "test_resume.py",
+                   "test_likelihood_options.py", "test_dvc_yaml.py", "test_offline_plots.py", "test_docs.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -191,3 +194,87 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     order += quick[len(long) * share:]
     rank = {name: position for position, name in enumerate(order)}
     items.sort(key=lambda item: rank[item.path.name])
+
+
+SLURM_PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "scontrol", "sinfo", "scancel")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _slurm_conf(root: Path, host: str) -> str:
+    """A one-node cluster, its config, state and spool under root (the recipe of docs/sweep.md's tests)."""
+    return "\n".join([
+        "ClusterName=betavae-test", f"SlurmctldHost={host}", "SlurmUser=root", "SlurmdUser=root",
+        "AuthType=auth/munge", "CredType=cred/munge", f"AuthInfo=socket={root}/munge.socket",
+        f"StateSaveLocation={root}/state", f"SlurmdSpoolDir={root}/spool",
+        f"SlurmctldPidFile={root}/slurmctld.pid", f"SlurmdPidFile={root}/slurmd.pid",
+        f"SlurmctldLogFile={root}/slurmctld.log", f"SlurmdLogFile={root}/slurmd.log",
+        f"SlurmctldPort={_free_port()}", f"SlurmdPort={_free_port()}",
+        "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "SelectType=select/cons_tres",
+        "SelectTypeParameters=CR_Core", "ReturnToService=2", "JobAcctGatherType=jobacct_gather/none",
+        "AccountingStorageType=accounting_storage/none", "MpiDefault=none", "MinJobAge=3600",
+        "SchedulerParameters=sched_interval=2", "KillWait=5",
+        f"NodeName={host} CPUs={os.cpu_count()} RealMemory=4000 State=UNKNOWN",
+        f"PartitionName=test Nodes={host} Default=YES MaxTime=INFINITE State=UP", ""])
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory) -> dict:
+    """munged, slurmctld and slurmd on this machine, with their config, spool and state in a temporary folder:
+    the environment (SLURM_CONF) that talks to them. Stopped by pid at the end. Skipped where SLURM is not
+    installed (make setup-dev installs it where apt can), but never in CI."""
+    missing = [name for name in SLURM_PROGRAMS if not (shutil.which(name) or Path("/usr/sbin", name).exists())]
+    if missing:
+        reason = f"SLURM is not installed ({', '.join(missing)} missing): apt-get install slurmctld slurmd " \
+                 f"slurm-client munge, as make setup-dev does where apt can"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    root = tmp_path_factory.mktemp("slurm")
+    for folder in ("state", "spool"):
+        (root / folder).mkdir()
+    key = root / "munge.key"
+    key.write_bytes(os.urandom(1024))
+    key.chmod(0o400)
+    (root / "slurm.conf").write_text(_slurm_conf(root, socket.gethostname().split(".")[0]))
+    env = dict(tool_environment(), SLURM_CONF=str(root / "slurm.conf"),
+               PATH=f"/usr/sbin:{tool_environment()['PATH']}")
+    subprocess.run(["munged", "--force", f"--socket={root}/munge.socket", f"--key-file={key}",
+                    f"--log-file={root}/munged.log", f"--pid-file={root}/munged.pid",
+                    f"--seed-file={root}/munged.seed"], env=env, check=True)
+    pids = [root / "munged.pid"]
+    try:
+        for daemon in ("slurmctld", "slurmd"):
+            subprocess.run([daemon], env=env, check=True)
+            pids.append(root / f"{daemon}.pid")
+        deadline = time.monotonic() + 60
+        while subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True,
+                             text=True).stdout.strip() != "idle":
+            assert time.monotonic() < deadline, f"the SLURM node did not come up: {(root / 'slurmd.log').read_text()}"
+            time.sleep(0.5)
+        yield env
+    finally:
+        for pid_file in reversed(pids):
+            _stop(pid_file)
+
+
+def _stop(pid_file: Path) -> None:
+    """Stop a daemon by the pid it wrote, and wait until it is gone."""
+    deadline = time.monotonic() + 30
+    while not pid_file.is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not pid_file.is_file():
+        return
+    pid = int(pid_file.read_text().split()[0])
+    try:
+        os.kill(pid, signal.SIGTERM)
+        while time.monotonic() < deadline:
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

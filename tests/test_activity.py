@@ -2,7 +2,8 @@
 
 import torch
 
-from betavae.activity import MIN_ACTIVE_UNITS, active_units, collapse_warning, is_collapsed
+from betavae.activity import (ACTIVE_UNIT_THRESHOLD, MIN_ACTIVE_UNITS, active_units, collapse_warning, is_collapsed,
+                              unit_activity)
 
 
 def test_active_units_counts_dimensions_whose_means_vary():
@@ -22,3 +23,17 @@ def test_the_warning_is_one_line_that_says_how_many_units_are_left():
     assert warning.startswith("warning: posterior collapse: 0 of 10 latent units are active on the test images")
     assert "\n" not in warning and "docs/pipeline.md" in warning
     assert collapse_warning(7, 10, "test images") is None
+
+
+def with_variance(variance: float, count: int = 1000) -> torch.Tensor:
+    """Posterior means of one unit, [count, 1], whose sample variance is exactly `variance`."""
+    signs = torch.tensor([1.0, -1.0], dtype=torch.float64).repeat(count // 2)
+    return (signs * (variance * (count - 1) / count) ** 0.5).unsqueeze(1)
+
+
+def test_a_unit_is_active_exactly_when_its_means_vary_by_more_than_a_hundredth():
+    """Burda et al.'s threshold, Cov_x(E_q[z]) > 0.01, at its boundary: 1% either side decides."""
+    assert unit_activity(with_variance(0.0101)).item() > 0.01 > unit_activity(with_variance(0.0099)).item()
+    mu = torch.cat([with_variance(0.0101), with_variance(0.0099), with_variance(0.05), with_variance(0.002)], dim=1)
+    assert active_units(mu) == 2
+    assert ACTIVE_UNIT_THRESHOLD == 0.01

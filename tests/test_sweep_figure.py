@@ -52,3 +52,10 @@ def test_the_beta_sweep_of_a_likelihood_adds_the_iwae_bound(drawn, tmp_path):
 
 def test_the_distortion_falls_back_to_the_mse_for_the_squared_error_loss():
     assert sweep_figure.distortion(summary({1.0: {"kl_nats": 1.0, "test_mse": 0.02}}))[0] == "test_mse"
+
+
+def test_a_sweep_of_one_seed_per_beta_draws_and_says_udr_needs_two(drawn, tmp_path):
+    means = summary({b: {"kl_nats": 10 / b, "test_mse": 0.01 * b, "bce_reconstruction": 200 + b} for b in (1.0, 5.0)})
+    sweep_figure.save_beta_sweep_figure(means, {}, tmp_path / "sweep.png")
+    assert (tmp_path / "sweep.png").stat().st_size > 1000
+    assert "UDR needs at least two seeds per β" in [text.get_text() for text in drawn[0].axes[2].texts]

@@ -119,7 +119,7 @@ def test_the_sweep_workflow_runs_the_makefile_sweep_script_with_options_it_has()
 
 def plan_slices(count: str) -> list[int]:
     """The slice indices the plan job computes for the `slices` input."""
-    plan = workflow("sweep.yml")["jobs"]["plan"]["steps"][0]["run"]
+    plan = next(s for s in workflow("sweep.yml")["jobs"]["plan"]["steps"] if s.get("id") == "plan")["run"]
     printed = subprocess.run(["bash", "-c", plan.replace('>> "$GITHUB_OUTPUT"', "")], env={"SLICES": count,
                              "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True).stdout
     return yaml.safe_load(printed.strip().removeprefix("slices="))
@@ -155,7 +155,7 @@ def test_the_drift_test_notices_a_workflow_command_the_makefile_lacks(tmp_path, 
     check.write_text(check.read_text().replace("run: make check-repro", "run: make check-reproduction"))
     monkeypatch.setattr(sys.modules[__name__], "REPO", copy)
     monkeypatch.setattr(sys.modules[__name__], "WORKFLOWS", copy / ".github" / "workflows")
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="make check-reproduction"):
         test_the_check_workflow_runs_what_ci_and_the_readme_run()
 
 
@@ -168,3 +168,77 @@ def test_the_benchmark_times_make_test_itself_and_reads_the_suites_own_time():
     assert pytest_seconds("== 2 failed, 5 passed, 1 skipped in 9.10s ==") == 9.10
     with pytest.raises(ValueError, match="no pytest summary"):
         pytest_seconds("make: *** [Makefile:31: test] Error 1")
+
+
+def all_steps(name: str) -> list[tuple[str, dict]]:
+    return [(job_name, step_) for job_name, job in workflow(name)["jobs"].items() for step_ in job["steps"]]
+
+
+@pytest.mark.parametrize("name", ["check.yml", "sweep.yml"])
+def test_every_action_is_pinned_by_commit_with_its_tag_beside(name):
+    text = (WORKFLOWS / name).read_text()
+    uses = re.findall(r"uses: (\S+)(.*)", text)
+    assert uses
+    for action, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
+        assert re.match(r"\s+# v\d+\.\d+\.\d+", comment), f"{action} has no tag beside it"
+
+
+def test_the_sweep_secrets_reach_only_the_steps_that_push_or_pull():
+    sweep = workflow("sweep.yml")
+    assert "secrets." not in yaml.safe_dump(sweep.get("env", {}))
+    assert all("secrets." not in yaml.safe_dump(job.get("env", {})) for job in sweep["jobs"].values())
+    with_secrets = [(job, step_.get("name")) for job, step_ in all_steps("sweep.yml")
+                    if "secrets." in yaml.safe_dump(step_.get("env", {}))]
+    assert with_secrets == [("slice", "Run this slice and push it"), ("collect", "Pull every slice and summarise")]
+    assert all("--push" in step(sweep["jobs"][job], name)["run"] or "--pull" in step(sweep["jobs"][job], name)["run"]
+               for job, name in with_secrets)
+
+
+def test_only_the_slice_job_may_write_and_nothing_else_keeps_git_credentials():
+    sweep = workflow("sweep.yml")
+    assert sweep["permissions"] == {"contents": "read"}
+    assert {job: spec.get("permissions") for job, spec in sweep["jobs"].items()} == {
+        "plan": None, "slice": {"contents": "write"}, "collect": None}
+    checkouts = {job: step_.get("with", {}) for job, step_ in all_steps("sweep.yml")
+                 if step_.get("uses", "").startswith("actions/checkout@")}
+    assert checkouts["collect"]["persist-credentials"] is False and "persist-credentials" not in checkouts["slice"]
+    check_checkout = next(s for s in workflow("check.yml")["jobs"]["check"]["steps"]
+                          if s.get("uses", "").startswith("actions/checkout@"))
+    assert check_checkout["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("betas, seeds, slices, accepted", [
+    ("0.5 1 2 5 10", "0 1 2", "5", True), ("1", "0", "1", True),
+    ("1; rm -rf ~", "0", "1", False), ("$(id)", "0", "1", False), ("1", "0 1", "0", False),
+    ("1", "", "1", False), ("1", "0", "2 3", False), ("1", "`id`", "1", False)])
+def test_the_sweep_inputs_are_numbers_and_spaces_checked_before_use(betas, seeds, slices, accepted):
+    check = step(workflow("sweep.yml")["jobs"]["plan"], "Check the inputs")["run"]
+    result = subprocess.run(["bash", "-c", check], env={"BETAS": betas, "SEEDS": seeds, "SLICES": slices,
+                                                        "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert (result.returncode == 0) is accepted, result.stdout
+    if not accepted:
+        assert "::error::" in result.stdout
+
+
+def python_line(lines: list[str]) -> str:
+    [line] = [line.strip() for line in lines if line.strip().startswith("python -m studies.beta_sweep")]
+    return line
+
+
+@pytest.mark.parametrize("job, script", [("slice", "slice.sh"), ("collect", "collect.sh")])
+def test_the_slurm_batch_scripts_run_the_github_jobs_own_sweep_commands(job, script):
+    """The same command, the same variables: the SLURM task sets SLICE from its array index."""
+    batch = (REPO / "studies" / "slurm" / script).read_text().splitlines()
+    assert python_line(batch) == python_line(run_lines(workflow("sweep.yml")["jobs"][job]))
+    if job == "slice":
+        assert 'SLICE="$SLURM_ARRAY_TASK_ID"' in batch
+    assert batch[0] == "#!/bin/bash" and "set -euo pipefail" in batch
+
+
+def test_the_slurm_submitter_sends_the_array_then_the_collector_after_it():
+    source = (REPO / "studies" / "slurm_sweep.py").read_text()
+    assert '"--array={tasks}"' in source.replace("f\"", "\"") and "--dependency=afterok:{array}" in source
+    assert "--kill-on-invalid-dep=yes" in source
+    assert re.search(r"^sweep-slurm:.*\n\tpython -m studies\.slurm_sweep ", (REPO / "Makefile").read_text(),
+                     re.MULTILINE)

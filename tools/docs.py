@@ -23,6 +23,7 @@ from typing import Callable
 import yaml
 
 from betavae.params import load_params
+from studies.analysis.provenance import provenance, stale_records
 from studies.analysis.reproducibility import comparable, flatten
 from studies.analysis.sweep import summary_of_record
 
@@ -105,8 +106,8 @@ def check_proof_table() -> str:
     verdicts, platform = proof["verdicts"], proof["platform_change"]
     lines = [f"Made by `{spread_file['command']}` and `{proof['command']}` (commit `{proof['commit'][:7]}`), judged "
              f"by the check's own rule (`studies.analysis.reproducibility.judge`), each time with a spread that "
-             f"leaves out the runs being compared.", "",
-             "| comparison | pairs | failed (false alarms) or caught |", "|---|---|---|",
+             f"leaves out the runs being compared, the spread of this commit's seed spread. {provenance(proof)}".rstrip(),
+             "", "| comparison | pairs | failed (false alarms) or caught |", "|---|---|---|",
              f"| healthy seed against healthy seed, spread from the other seeds | "
              f"{verdicts['healthy_pairs']['trials']} | {_share(verdicts['healthy_pairs'], caught=True)} failed |",
              f"| each healthy seed against the committed run (seed {verdicts['committed_seed']}) | "
@@ -159,7 +160,7 @@ def collapse_check_table() -> str:
                   f"({platform.get('cpu_family', 'family unknown')}; {platform['instruction_set']}, kernels "
                   f"{platform['kernels']}, {platform['precision']}, {platform['threads']} threads"
                   + (f"; {pinned}" if pinned else "") + f"): {len(collapsed)} of {len(record['seeds'])} seeds "
-                  f"collapsed.", "", "| seed | test MSE | KL [nats] | active units | collapsed |", "|---|---|---|---|---|"]
+                  f"collapsed. {provenance(record)}".rstrip(), "", "| seed | test MSE | KL [nats] | active units | collapsed |", "|---|---|---|---|---|"]
         for seed, files in record["seeds"].items():
             metrics = files["metrics/eval.json"]
             lines.append(f"| {seed} | {metrics['test_mse']:.5f} | {metrics['kl_nats']:.3g} | "
@@ -179,7 +180,7 @@ def likelihood_options_table() -> str:
     lines = [f"From `{record['command']}` at commit `{record['commit'][:7]}` on {platform['cpu_model']} "
              f"({platform['instruction_set']}, {platform['precision']}, {platform['threads']} threads), 20 epochs "
              f"each, the 10,000 test images; nats per image, bounds higher is better; K = {k} "
-             f"(`evaluate.iwae_samples`).", "",
+             f"(`evaluate.iwae_samples`). {provenance(record)}".rstrip(), "",
              "| option | settings | test MSE | KL | reconstruction term | ELBO | IWAE_K bound | test NLL = −IWAE_K |",
              "|---|---|---|---|---|---|---|---|"]
     for option, result in record["options"].items():
@@ -202,7 +203,8 @@ def test_nll_table() -> str:
     platform = record["platform"]
     lines = [f"From `{record['command']}` at commit `{record['commit'][:7]}` on {platform['cpu_model']} "
              f"({platform['instruction_set']}, {platform['threads']} threads): the model of `{record['model']}`, "
-             f"every {record['every']}th test image ({record['images']:,}, all classes), binarized once.", "",
+             f"every {record['every']}th test image ({record['images']:,}, all classes), binarized once. "
+             f"{provenance(record)}".rstrip(), "",
              "| K | test NLL = −IWAE_K [nats] | ± standard error over images | change from the first K, paired "
              "| time |", "|---|---|---|---|---|"]
     for k, estimate in sorted(record["samples"].items(), key=lambda item: int(item[0])):
@@ -224,6 +226,11 @@ def _make_test(dvc: dict) -> str:
     return f"{_minutes(dvc['make_test_s'])} (tests {_minutes(dvc['pytest_s'])})"
 
 
+def _historical_entries(kinds: dict) -> list[str]:
+    """A line per benchmark entry kept as historical, with its reason."""
+    return [f"{kind}: {provenance(entry)}" for kind, entry in kinds.items() if "historical" in entry]
+
+
 def benchmark_table() -> str:
     kinds = read_json("benchmarks/results.json")["by_machine_kind"]
     lines = ["| machine kind | precision | reference img/s | pipeline img/s | speed-up | test MSE ref / ours "
@@ -236,7 +243,7 @@ def benchmark_table() -> str:
                      f"| {ref['test_mse']:.5f} / {ours['test_mse']:.5f} "
                      f"| {_minutes(dvc.get('full_dvc_repro_s'))} | {dvc.get('noop_dvc_repro_s', '—')} s "
                      f"| {_make_test(dvc)} |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["", *_historical_entries(kinds)] if _historical_entries(kinds) else lines)
 
 
 def timings_table() -> str:
@@ -248,7 +255,7 @@ def timings_table() -> str:
         dvc = result.get("dvc", {})
         lines.append(f"| {kind}, {result['machine']['precision']} | {_minutes(dvc.get('full_dvc_repro_s'))} "
                      f"| {_make_test(dvc)} |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["", *_historical_entries(kinds)] if _historical_entries(kinds) else lines)
 
 
 # The metrics the README shows per beta; docs/sweep.md shows every one.
@@ -274,7 +281,8 @@ def _sweep_source(record: dict) -> str:
                         for p in (run["platform"] for run in record["runs"].values())})
     seeds = sorted({run["seed"] for run in record["runs"].values()})
     return (f"From `{record['command']}` at commit `{record['commit'][:7]}` on {' and '.join(platforms)}: "
-            f"mean ± sample standard deviation over seeds {', '.join(map(str, seeds))}, on the 10,000 test images.")
+            f"mean ± sample standard deviation over seeds {', '.join(map(str, seeds))}, on the 10,000 test images. "
+            f"{provenance(record)}").rstrip()
 
 
 def _sweep_table(names: tuple[str, ...] | None) -> str:
@@ -373,6 +381,15 @@ def sweep_comparison() -> str:
     return _comparison_table(None)
 
 
+def slurm_scripts() -> str:
+    """The SLURM batch scripts as they are in studies/slurm/, so the page cannot drift from them."""
+    blocks = []
+    for name in ("slice.sh", "collect.sh"):
+        text = (REPO / "studies" / "slurm" / name).read_text().rstrip()
+        blocks += [f"`studies/slurm/{name}`:", "", "```bash", text, "```", ""]
+    return "\n".join(blocks[:-1])
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline_table, "metrics": metrics_table, "platform": platform_table, "seed-spread": seed_spread_table,
     "check-proof": check_proof_table, "collapse-check": collapse_check_table,
@@ -380,6 +397,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "timings": timings_table, "stages": stage_table,
     "sweep-headline": sweep_headline_table, "sweep-summary": sweep_summary_table,
     "sweep-comparison": sweep_comparison, "sweep-udr": udr_sentence, "seed-sd-by-beta": seed_sd_by_beta,
+    "slurm-scripts": slurm_scripts,
 }
 
 
@@ -396,6 +414,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="fail if a block is out of date; write nothing")
     args = parser.parse_args()
+    records = stale_records(REPO)
+    for problem in records:
+        print(f"stale record: {problem}", file=sys.stderr)
     stale = []
     for page in PAGES:
         text = page.read_text()
@@ -406,9 +427,9 @@ def main() -> int:
                 page.write_text(new)
     if args.check and stale:
         print(f"out of date: {', '.join(stale)}; run `python -m tools.docs`", file=sys.stderr)
-        return 1
-    print(("refreshed: " + ", ".join(stale)) if stale else "every generated block is up to date")
-    return 0
+    print(("refreshed: " + ", ".join(stale)) if stale and not args.check else
+          "every generated block is up to date" if not stale else "")
+    return 1 if args.check and (stale or records) else 0
 
 
 if __name__ == "__main__":

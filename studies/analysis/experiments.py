@@ -165,9 +165,21 @@ def stage_inputs(lock: dict[str, Any], stages: Sequence[str] = MEASURED_STAGES) 
     return inputs
 
 
+def resolve_rev(repo: Path, rev: str) -> str:
+    """The git commit of a revision (commit, branch, tag) or of a DVC experiment's name."""
+    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo,
+                           capture_output=True, text=True)
+    if found.returncode == 0:
+        return found.stdout.strip()
+    for state in experiment_states(exp_show(repo)):
+        if state.get("name") == rev and state.get("rev"):
+            return state["rev"]
+    raise BetaVAEError(f"{rev!r} is neither a git revision nor an experiment of `dvc exp show`")
+
+
 def experiment_inputs(repo: Path, rev: str) -> dict[str, Any]:
     """stage_inputs of a git revision or experiment's dvc.lock."""
-    shown = subprocess.run(["git", "show", f"{rev}:dvc.lock"], cwd=repo, check=True, capture_output=True, text=True)
+    shown = subprocess.run(["git", "show", f"{resolve_rev(repo, rev)}:dvc.lock"], cwd=repo, check=True, capture_output=True, text=True)
     return stage_inputs(yaml.safe_load(shown.stdout))
 
 

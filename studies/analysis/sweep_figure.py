@@ -55,6 +55,11 @@ def save_beta_sweep_figure(summary: dict, udr: dict, path: str | Path) -> None:
 
 def _draw_udr(axes, betas: list[float], udr: dict) -> None:
     """UDR per beta with its bootstrap interval over seeds, and the chance level as a line in its band."""
+    if not betas:  # UDR compares seeds: one seed per beta has none
+        axes.text(0.5, 0.5, "UDR needs at least two seeds per β", ha="center", va="center",
+                  transform=axes.transAxes)
+        axes.set(title="UDR against β", xticks=[], yticks=[])
+        return
     def interval(name: str) -> tuple[list[float], list[float]]:
         return ([udr[b][name] - udr[b]["bootstrap"][name][0] for b in betas],
                 [udr[b]["bootstrap"][name][1] - udr[b][name] for b in betas])

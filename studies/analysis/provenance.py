@@ -1,0 +1,83 @@
+"""Which code and params a study's record measured, and whether that is still the committed pipeline.
+
+Every study record carries `inputs`: the code and params of train and evaluate that its runs used
+(experiments.stage_inputs, seeds aside). A record whose inputs differ from dvc.lock's describes code that
+no longer runs: it is stale, and `python -m tools.docs --check` (so the test suite) fails on it with the
+command that refreshes it. A record kept on purpose for a comparison that no longer runs says so in a
+`historical` field, and the docs show it as such, with its commit and kind of CPU.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from studies.analysis.experiments import stage_inputs
+
+# Each study record, and the command that measures it again on the checked-out code
+RECORDS = {
+    "metrics/seed_spread.json": "python -m studies.seed_spread --seeds 0 1 2 3 4 5 6 7 8 9",
+    "metrics/seed_spread_avx2.json": "python -m studies.seed_spread --seeds 0 1 2 3 4 --avx2",
+    "metrics/check_proof.json": "python -m studies.check_proof",
+    "metrics/beta_sweep.json": "make sweep",
+    "metrics/likelihood_options.json": "python -m studies.likelihood_options",
+    "metrics/test_nll.json": "python -m studies.estimate_nll --rev likelihood-binarized-beta-1",
+}
+BENCHMARK = "benchmarks/results.json"  # one entry per kind of machine, each with its own inputs
+BENCHMARK_COMMAND = "python -m benchmarks.train_speed"
+
+
+def committed_inputs(repo: Path) -> dict[str, Any]:
+    return stage_inputs(yaml.safe_load((repo / "dvc.lock").read_text()))
+
+
+def input_differences(measured: dict[str, Any], committed: dict[str, Any]) -> list[str]:
+    """What differs between two stage_inputs records, one phrase per stage and kind."""
+    if not measured:
+        return ["the record does not say which inputs it measured"]
+    differences = []
+    for stage in sorted(measured.keys() | committed.keys()):
+        mine, theirs = measured.get(stage, {}), committed.get(stage, {})
+        for kind in ("deps", "params"):
+            a, b = mine.get(kind, {}), theirs.get(kind, {})
+            changed = sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
+            if changed:
+                differences.append(f"{stage} {kind}: {', '.join(changed)}")
+    return differences
+
+
+def stale(name: str, record: dict[str, Any], committed: dict[str, Any], command: str) -> str | None:
+    """Why a record (or benchmark entry) no longer describes the committed pipeline, or None."""
+    if "historical" in record:
+        return None
+    differences = input_differences(record.get("inputs", {}), committed)
+    if not differences:
+        return None
+    return (f"{name} was measured on other inputs of train and evaluate than dvc.lock's "
+            f"({'; '.join(differences)}): refresh it with `{command}`, or mark it historical")
+
+
+def stale_records(repo: Path) -> list[str]:
+    """Every study record and benchmark entry that is neither current nor marked historical, and why."""
+    committed = committed_inputs(repo)
+    problems = [stale(path, json.loads((repo / path).read_text()), committed, command)
+                for path, command in RECORDS.items()]
+    benchmark = json.loads((repo / BENCHMARK).read_text())["by_machine_kind"]
+    problems += [stale(f"{BENCHMARK} ({kind})", entry, committed, BENCHMARK_COMMAND)
+                 for kind, entry in benchmark.items()]
+    return [problem for problem in problems if problem]
+
+
+def provenance(record: dict[str, Any]) -> str:
+    """A sentence for the docs: a historical record's reason, commit and kind of CPU; nothing for a current one."""
+    if "historical" not in record:
+        return ""
+    runs = [run.get("platform") for run in record.get("runs", {}).values() if isinstance(run, dict)]
+    platform = record.get("platform") or record.get("machine") or next((p for p in runs if p), {})
+    cpu = " ".join(str(part) for part in (platform.get("cpu_model"), platform.get("cpu_family"),
+                                          platform.get("instruction_set")) if part)
+    commit = f" at commit `{record['commit'][:7]}`" if record.get("commit") else ""
+    return f"**Historical**: measured{commit} on {cpu or 'an unrecorded CPU'}; {record['historical']}"

@@ -1,0 +1,70 @@
+"""Study records name the code and params they measured; one that no longer matches dvc.lock is caught."""
+
+import json
+import shutil
+
+import pytest
+
+from studies.analysis.provenance import (BENCHMARK, RECORDS, committed_inputs, input_differences, provenance,
+                                         stale_records)
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def copy(tmp_path):
+    """The committed records, benchmark and dvc.lock, in a folder of their own."""
+    for path in [*RECORDS, BENCHMARK, "dvc.lock"]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / path, tmp_path / path)
+    return tmp_path
+
+
+def edit(root, path, change):
+    record = json.loads((root / path).read_text())
+    change(record)
+    (root / path).write_text(json.dumps(record))
+
+
+def test_every_committed_record_is_current_or_says_it_is_historical():
+    assert stale_records(REPO) == []
+    for path in RECORDS:
+        record = json.loads((REPO / path).read_text())
+        assert "historical" in record or not input_differences(record["inputs"], committed_inputs(REPO)), path
+
+
+def test_a_record_measured_on_other_train_code_is_stale_and_names_its_refresh_command(copy):
+    def other_code(record):
+        record["inputs"]["train"]["deps"]["betavae/training.py"] = "0" * 32
+    edit(copy, "metrics/seed_spread.json", other_code)
+    assert stale_records(copy) == [
+        "metrics/seed_spread.json was measured on other inputs of train and evaluate than dvc.lock's (train deps: "
+        "betavae/training.py): refresh it with `python -m studies.seed_spread --seeds 0 1 2 3 4 5 6 7 8 9`, or "
+        "mark it historical"]
+
+
+def test_a_record_without_inputs_is_stale_unless_marked_historical(copy):
+    edit(copy, "metrics/test_nll.json", lambda record: record.pop("inputs", None))
+    [problem] = stale_records(copy)
+    assert problem.startswith("metrics/test_nll.json") and "does not say which inputs" in problem
+    edit(copy, "metrics/test_nll.json", lambda record: record.update(historical="kept for the record"))
+    assert stale_records(copy) == []
+
+
+def test_a_benchmark_entry_is_checked_by_kind_of_machine(copy):
+    def current_but_one(results):
+        for entry in results["by_machine_kind"].values():
+            entry.pop("historical", None)
+            entry["inputs"] = committed_inputs(REPO)
+        next(iter(results["by_machine_kind"].values()))["inputs"]["evaluate"]["params"]["evaluate.batch_size"] = 1
+    edit(copy, BENCHMARK, current_but_one)
+    [problem] = stale_records(copy)
+    assert problem.startswith(f"{BENCHMARK} (") and "evaluate params: evaluate.batch_size" in problem
+    assert "`python -m benchmarks.train_speed`" in problem
+
+
+def test_the_docs_show_a_historical_record_with_its_commit_and_cpu():
+    record = {"historical": "kept for the comparison", "commit": "82959f3abc",
+              "platform": {"cpu_model": "AMD EPYC", "cpu_family": "family 26, model 2", "instruction_set": "AVX512-BF16"}}
+    assert provenance(record) == ("**Historical**: measured at commit `82959f3` on AMD EPYC family 26, model 2 "
+                                  "AVX512-BF16; kept for the comparison")
+    assert provenance({"commit": "82959f3"}) == ""
