@@ -23,8 +23,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         load_params(args.params_yaml)
     except ParamsError as error:
-        raise ParamsError(f"{error}. No stage ran and every output is as it was; "
-                          f"`git checkout -- {args.params_yaml}` puts the committed values back") from None
+        # Not `git checkout`: after `dvc exp run -S`, git's index can take the rewritten file for unchanged
+        # (same size, same second), and then checkout leaves it as it is.
+        raise ParamsError(f"{error}. No stage ran and every output is as it was; `git show HEAD:{args.params_yaml} "
+                          f"> {args.params_yaml}` puts the committed values back") from None
     with atomic_write(args.checked) as f:
         f.write(CHECKED)
 

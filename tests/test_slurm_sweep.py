@@ -89,7 +89,7 @@ def test_a_failed_task_resubmitted_and_a_cancelled_one_resumed_complete_the_swee
     assert tasks["1"]["JobState"] == "COMPLETED" and tasks["2"]["JobState"] == "FAILED"
     why = [line for line in log_of(root, array, 2).splitlines() if line.startswith("error: train.beta")]
     assert why == ["error: train.beta must be <= 1000000.0, got 5000000.0. No stage ran and every output is as it "
-                   "was; `git checkout -- params.yaml` puts the committed values back"]
+                   "was; `git show HEAD:params.yaml > params.yaml` puts the committed values back"]
     assert collect["JobState"] == "CANCELLED" and collect["Reason"] == "DependencyNeverSatisfied"
     assert collect["StartTime"] in ("Unknown", "None") or collect["RunTime"] == "00:00:00"
 

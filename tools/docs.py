@@ -3,10 +3,15 @@
     python -m tools.docs            # rewrite every block between <!-- generated: NAME --> and <!-- end -->
     python -m tools.docs --check    # exit 1 if any block is out of date (the tests run this)
 
-Blocks: `stages` (dvc.yaml), `headline` and `metrics` (metrics/*.json), `platform` (metrics/platform.json), `seed-spread`
-(metrics/seed_spread.json), `check-proof` (metrics/seed_spread.json and metrics/check_proof.json), `collapse-check` (metrics/seed_spread.json and metrics/seed_spread_avx2.json), `likelihood-options` (metrics/likelihood_options.json), `test-nll`
-(metrics/test_nll.json), `benchmark` and `timings` (benchmarks/results.json), `sweep-headline`, `sweep-summary` and
-`sweep-comparison` (metrics/beta_sweep.json).
+Blocks: `stages` (dvc.yaml), `headline` and `metrics` (metrics/*.json), `platform` (metrics/platform.json),
+`seed-spread` (metrics/seed_spread.json), `check-proof` (metrics/check_proof.json), `collapse-check`
+(metrics/seed_spread.json and metrics/seed_spread_avx2.json), `likelihood-options`
+(metrics/likelihood_options.json), `test-nll`, `nll-cost` and `nll-comparison` (metrics/test_nll.json),
+`benchmark` and `timings` (benchmarks/results.json), `sweep-headline`, `sweep-summary`, `sweep-comparison`,
+`sweep-udr` and `seed-sd-by-beta` (metrics/beta_sweep.json), `slurm-scripts` (studies/slurm/).
+
+It formats what the studies recorded, their verdicts included; it decides nothing. `--check` also fails on
+a study record that no longer describes the committed pipeline (studies.analysis.provenance).
 """
 
 from __future__ import annotations
@@ -105,8 +110,8 @@ def check_proof_table() -> str:
     spread_file, proof = read_json("metrics/seed_spread.json"), read_json("metrics/check_proof.json")
     verdicts, platform = proof["verdicts"], proof["platform_change"]
     lines = [f"Made by `{spread_file['command']}` and `{proof['command']}` (commit `{proof['commit'][:7]}`), judged "
-             f"by the check's own rule (`studies.analysis.reproducibility.judge`), each time with a spread that "
-             f"leaves out the runs being compared, the spread of this commit's seed spread. {provenance(proof)}".rstrip(),
+             f"by the check's own rule (`studies.analysis.reproducibility.judge`) against this commit's seed spread, "
+             f"each time leaving out the runs being compared. {provenance(proof)}".rstrip(),
              "", "| comparison | pairs | failed (false alarms) or caught |", "|---|---|---|",
              f"| healthy seed against healthy seed, spread from the other seeds | "
              f"{verdicts['healthy_pairs']['trials']} | {_share(verdicts['healthy_pairs'], caught=True)} failed |",
@@ -215,6 +220,40 @@ def test_nll_table() -> str:
     return "\n".join(lines)
 
 
+def _nll_estimates() -> tuple[dict, dict, dict]:
+    """The test-NLL record, its first and its largest K."""
+    record = read_json("metrics/test_nll.json")
+    samples = sorted(record["samples"].items(), key=lambda item: int(item[0]))
+    return record, dict(samples[0][1], k=int(samples[0][0])), dict(samples[-1][1], k=int(samples[-1][0]))
+
+
+def nll_cost() -> str:
+    """Which images the estimate used, and what all of them would cost at the largest K."""
+    record, _, largest = _nll_estimates()
+    whole = 10000 / record["images"] * largest["seconds"] / 60
+    share = "all 10,000 test images" if record["images"] >= 10000 else (
+        f"{record['images']:,} of the 10,000 test images (every {record['every']}th: all classes alike)")
+    return (f"It used {share}: K = {largest['k']:,} took {largest['seconds'] / 60:.0f} min on them, so all "
+            f"10,000 would take about {whole:.0f} min on the same 2 cores.")
+
+
+PUBLISHED_NLL = 228.70  # Exemplar VAE (NeurIPS 2020), VAE with a Gaussian prior: the paragraph above cites it
+
+
+def nll_comparison() -> str:
+    """Our test NLL on the whole test set at the largest K: the whole set's first-K estimate (the likelihood
+    options) plus the paired change from the first K to the largest, measured on the estimate's images."""
+    _, first, largest = _nll_estimates()
+    whole = read_json("metrics/likelihood_options.json")["options"]["binarized-beta-1"]["metrics"]["nll_nats"]
+    estimate = whole + largest["change_from_first_k"]
+    return (f"Ours: {whole:.2f} nats at K = {first['k']} on the whole test set (the options' table), and K = "
+            f"{largest['k']:,} changes the estimate by {largest['change_from_first_k']:+.2f} ± "
+            f"{largest['change_standard_error']:.2f} nats on the estimate's images, so about {estimate:.1f} at K = "
+            f"{largest['k']:,} over the whole set, {estimate - PUBLISHED_NLL:+.1f} nats from theirs. The "
+            f"{largest['nll_nats']:.2f} in the K table is the estimate's images' own mean, which differs from the "
+            f"whole set's by sampling (± {largest['standard_error']:.1f}).")
+
+
 def _minutes(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds / 60:.1f} min"
 
@@ -255,7 +294,11 @@ def timings_table() -> str:
         dvc = result.get("dvc", {})
         lines.append(f"| {kind}, {result['machine']['precision']} | {_minutes(dvc.get('full_dvc_repro_s'))} "
                      f"| {_make_test(dvc)} |")
-    return "\n".join(lines + ["", *_historical_entries(kinds)] if _historical_entries(kinds) else lines)
+    historical = [kind for kind, result in kinds.items() if "historical" in result]
+    if historical:
+        lines += ["", f"Measured on older training code: {'; '.join(historical)} (which code: "
+                      f"[performance](docs/performance.md))."]
+    return "\n".join(lines)
 
 
 # The metrics the README shows per beta; docs/sweep.md shows every one.
@@ -397,7 +440,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "timings": timings_table, "stages": stage_table,
     "sweep-headline": sweep_headline_table, "sweep-summary": sweep_summary_table,
     "sweep-comparison": sweep_comparison, "sweep-udr": udr_sentence, "seed-sd-by-beta": seed_sd_by_beta,
-    "slurm-scripts": slurm_scripts,
+    "slurm-scripts": slurm_scripts, "nll-cost": nll_cost, "nll-comparison": nll_comparison,
 }
 
 
