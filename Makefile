@@ -66,10 +66,11 @@ B ?= workspace
 diff: setup
 	python -m studies.diff $(A) $(B) $(if $(MD),--md)
 
-# The experiments on one screen: their name, the params they changed and the headline metrics, no hashes
+# The experiments on one screen: their name, the headline metrics and the params they changed; no hashes, no
+# other metrics (`dvc exp show` keeps the columns the regex does not drop, and --only-changed the params that vary)
 exps: setup
-	dvc exp show --only-changed --drop '.*' \
-		--keep '^(Experiment|(data|model|train|compute|classifier|evaluate)\..*|test_mse|kl_nats|active_units|linear_probe_accuracy)$$'
+	dvc exp show --only-changed \
+		--drop '^(?!(Experiment|test_mse|kl_nats|active_units|linear_probe_accuracy|(data|model|train|compute|classifier|evaluate)\.)).*'
 
 # Refresh the tables in README.md and docs/ from the committed results.
 docs: setup

@@ -27,6 +27,7 @@ from betavae.io import write_json
 from betavae.machine import platform_record
 from betavae.params import load_params
 from studies.analysis.experiments import experiment_inputs, head_commit, load_experiment_model, stage_inputs
+from studies.analysis.provenance import committed_inputs, own_settings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -71,6 +72,7 @@ def main() -> None:
         print(f"K = {k}: test NLL {nll.mean():.2f} ± {estimates[str(k)]['standard_error']:.2f} nats "
               f"({len(nll)} images, {estimates[str(k)]['seconds']} s)", flush=True)
     rev = f" --rev {args.rev}" if args.rev else ""
+    inputs = model_inputs(args.rev)
     write_json(args.output, {
         "command": f"python -m studies.estimate_nll{rev} --samples {' '.join(map(str, args.samples))} "
                    f"--images {args.images}",
@@ -78,7 +80,8 @@ def main() -> None:
         "every": stride,
         "binarize_seed": params.data.binarize_seed, "platform": platform_record(params.compute),
         "samples": estimates,
-        "inputs": model_inputs(args.rev),
+        "inputs": inputs,
+        "settings": own_settings(inputs, committed_inputs(REPO)),  # the model's own -S values, e.g. train.beta=1
     })
     print(f"wrote {args.output}")
 

@@ -242,3 +242,14 @@ def test_the_slurm_submitter_sends_the_array_then_the_collector_after_it():
     assert "--kill-on-invalid-dep=yes" in source
     assert re.search(r"^sweep-slurm:.*\n\tpython -m studies\.slurm_sweep ", (REPO / "Makefile").read_text(),
                      re.MULTILINE)
+
+
+def test_make_exps_keeps_the_experiment_its_params_and_the_headline_metrics_and_drops_the_hashes():
+    drop = re.search(r"^exps:.*\n(?:\t.*\n)*?\t\t--drop '([^']+)'", (REPO / "Makefile").read_text(), re.MULTILINE).group(1)
+    columns = ["Experiment", "rev", "Created", "State", "md5.t10k-images-idx3-ubyte", "source", "cpu_family",
+               "classifier_test_accuracy", "active_units", "bce_objective", "kl_largest_units.1", "kl_nats",
+               "linear_probe_accuracy", "test_mse", "train.beta", "train.seed", "model.latent_dim", "data.binarize",
+               "compute.threads", "data/fashion_mnist", "stages/train.py", "betavae/training.py"]
+    kept = [column for column in columns if not re.match(drop.replace("$$", "$"), column)]
+    assert kept == ["Experiment", "active_units", "kl_nats", "linear_probe_accuracy", "test_mse", "train.beta",
+                    "train.seed", "model.latent_dim", "data.binarize", "compute.threads"]

@@ -49,11 +49,27 @@ def input_differences(measured: dict[str, Any], committed: dict[str, Any]) -> li
     return differences
 
 
+def own_settings(measured: dict[str, Any], committed: dict[str, Any]) -> list[str]:
+    """The params a record's runs set on purpose (an experiment's -S values): `key=value` where they differ
+    from the commit's params."""
+    values = {key: value for stage in committed.values() for key, value in stage.get("params", {}).items()}
+    return sorted({f"{key}={json.dumps(value)}" for stage in measured.values()
+                   for key, value in stage.get("params", {}).items() if key in values and values[key] != value})
+
+
+def _without(inputs: dict[str, Any], settings: list[str]) -> dict[str, Any]:
+    keys = {setting.split("=", 1)[0] for setting in settings}
+    return {stage: dict(spec, params={key: value for key, value in spec.get("params", {}).items() if key not in keys})
+            for stage, spec in inputs.items()}
+
+
 def stale(name: str, record: dict[str, Any], committed: dict[str, Any], command: str) -> str | None:
-    """Why a record (or benchmark entry) no longer describes the committed pipeline, or None."""
+    """Why a record (or benchmark entry) no longer describes the committed pipeline, or None. The params
+    a record names in `settings` (its own deliberate values) are not compared."""
     if "historical" in record:
         return None
-    differences = input_differences(record.get("inputs", {}), committed)
+    settings = record.get("settings", [])
+    differences = input_differences(_without(record.get("inputs", {}), settings), _without(committed, settings))
     if not differences:
         return None
     return (f"{name} was measured on other inputs of train and evaluate than dvc.lock's "
