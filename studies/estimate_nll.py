@@ -72,7 +72,7 @@ def main() -> None:
         print(f"K = {k}: test NLL {nll.mean():.2f} ± {estimates[str(k)]['standard_error']:.2f} nats "
               f"({len(nll)} images, {estimates[str(k)]['seconds']} s)", flush=True)
     rev = f" --rev {args.rev}" if args.rev else ""
-    inputs = model_inputs(args.rev)
+    measured = model_inputs(args.rev)
     write_json(args.output, {
         "command": f"python -m studies.estimate_nll{rev} --samples {' '.join(map(str, args.samples))} "
                    f"--images {args.images}",
@@ -80,8 +80,8 @@ def main() -> None:
         "every": stride,
         "binarize_seed": params.data.binarize_seed, "platform": platform_record(params.compute),
         "samples": estimates,
-        "inputs": inputs,
-        "settings": own_settings(inputs, committed_inputs(REPO)),  # the model's own -S values, e.g. train.beta=1
+        "inputs": measured,
+        "settings": own_settings(measured, committed_inputs(REPO)),  # the model's own -S values, e.g. train.beta=1
     })
     print(f"wrote {args.output}")
 

@@ -45,6 +45,8 @@ def test_each_option_reports_only_the_metrics_valid_for_it(copy_of_committed_tin
     nll = json.loads((tmp_path / "nll.json").read_text())
     every = COMMITTED_IMAGES["test"] // 10
     assert nll["model"] == "likelihood-binarized-beta-1" and nll["images"] == 10 and nll["every"] == every
+    assert nll["settings"] == ["data.binarize=true", "train.beta=1"]  # the model's own, beside its inputs
+    assert set(nll["inputs"]) == {"train", "evaluate"} and record["inputs"]["train"]["deps"] == nll["inputs"]["train"]["deps"]
     one, many = nll["samples"]["1"], nll["samples"]["64"]
     assert 0 < many["nll_nats"] < 784 * 0.7 and one["standard_error"] > 0  # tightening with K: test_evaluation
     assert many["change_from_first_k"] == pytest.approx(many["nll_nats"] - one["nll_nats"])
