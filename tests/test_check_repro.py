@@ -161,4 +161,4 @@ def test_the_seed_aware_diff_judges_two_runs_with_the_checks_rule(repo):
     assert "| metric | A | B | B - A | in seed sd | tolerance | beyond seed noise |" in markdown.stdout
     missing = run(repo, sys.executable, "-m", "studies.diff", "HEAD", "no-such-run", check=False)
     assert missing.returncode == 1
-    assert "error: 'no-such-run' is neither a git revision nor an experiment of `dvc exp show`" in missing.stderr
+    assert "error: 'no-such-run' is neither a git revision nor an experiment of this repository" in missing.stderr

@@ -171,10 +171,14 @@ def resolve_rev(repo: Path, rev: str) -> str:
                            capture_output=True, text=True)
     if found.returncode == 0:
         return found.stdout.strip()
-    for state in experiment_states(exp_show(repo)):
-        if state.get("name") == rev and state.get("rev"):
-            return state["rev"]
-    raise BetaVAEError(f"{rev!r} is neither a git revision nor an experiment of `dvc exp show`")
+    # DVC keeps an experiment as refs/exps/<its baseline>/.../<name>: found whatever commit is checked out
+    refs = subprocess.run(["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps/"], cwd=repo,
+                          capture_output=True, text=True, check=True).stdout.split("\n")
+    matches = [line.split()[1] for line in refs if line and line.split()[0].rsplit("/", 1)[-1] == rev]
+    if len(matches) == 1:
+        return matches[0]
+    raise BetaVAEError(f"{rev!r} is neither a git revision nor an experiment of this repository"
+                       if not matches else f"{len(matches)} experiments are named {rev!r}: give a commit instead")
 
 
 def experiment_inputs(repo: Path, rev: str) -> dict[str, Any]:
