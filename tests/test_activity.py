@@ -34,6 +34,13 @@ def with_variance(variance: float, count: int = 1000) -> torch.Tensor:
 def test_a_unit_is_active_exactly_when_its_means_vary_by_more_than_a_hundredth():
     """Burda et al.'s threshold, Cov_x(E_q[z]) > 0.01, at its boundary: 1% either side decides."""
     assert unit_activity(with_variance(0.0101)).item() > 0.01 > unit_activity(with_variance(0.0099)).item()
-    mu = torch.cat([with_variance(0.0101), with_variance(0.0099), with_variance(0.05), with_variance(0.002)], dim=1)
-    assert active_units(mu) == 2
+    mu = torch.cat([with_variance(v) for v in (0.0101, 0.0099, 0.05, 0.002, 0.003)], dim=1)
+    assert active_units(mu) == 2  # three of the five are below: a flipped comparison counts 3
     assert ACTIVE_UNIT_THRESHOLD == 0.01
+
+
+def test_a_unit_whose_means_vary_by_exactly_the_threshold_is_not_active():
+    """Burda et al. count Cov > threshold, strictly: at equality the unit is not counted."""
+    mu = with_variance(0.02)
+    assert active_units(mu, threshold=unit_activity(mu).item()) == 0
+    assert active_units(mu, threshold=unit_activity(mu).item() * (1 - 1e-9)) == 1

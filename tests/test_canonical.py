@@ -24,3 +24,9 @@ def test_the_canonical_copy_holds_the_same_images_sorted_and_reports_md5s(tiny_d
         assert torch.equal(labels, torch.sort(original_labels).values)
         assert sorted(map(bytes, images.flatten(1).numpy())) == sorted(map(bytes, original.flatten(1).numpy()))
         assert checksums[image_file] == md5(raw_dir(tmp_path / "canonical") / image_file)
+
+
+def test_writing_over_an_earlier_canonical_copy_gives_the_same_files(tiny_data, tmp_path):
+    """A re-run of download writes into the folder its last run left: no error, the same bytes."""
+    first = write_canonical(tiny_data, tmp_path / "canonical")
+    assert write_canonical(tiny_data, tmp_path / "canonical") == first

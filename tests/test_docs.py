@@ -20,7 +20,7 @@ def test_generated_tables_match_the_committed_results():
 
 
 def test_the_check_fails_when_a_stage_changes_in_dvc_yaml_and_its_table_does_not(tmp_path):
-    for name in ("studies", "tools", "betavae", "docs", "metrics", "benchmarks"):
+    for name in ("studies", "tools", "betavae", "docs", "metrics", "benchmarks", "tests"):
         shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("README.md", "dvc.yaml", "params.yaml", "dvc.lock"):
         shutil.copy(REPO / name, tmp_path)

@@ -35,3 +35,36 @@ def test_truncated_file_names_file_and_expected_size(tiny_data):
 def test_a_missing_idx_file_says_how_to_get_it(tmp_path):
     with pytest.raises(DataError, match="dvc repro download"):
         check_idx_file(tmp_path / "absent", ndim=1)
+
+
+IMAGE_MAGIC = bytes([0, 0, 0x08, 3])
+
+
+@pytest.mark.parametrize("content, magic", [(b"", "none"), (bytes([0, 0, 0x08]), "000008"),
+                                            (bytes([0, 0, 0x08, 1]) + bytes(8), "00000801"),  # a label file
+                                            (bytes([0, 0, 0x0D, 3]) + bytes(12), "00000d03")])  # float32
+def test_a_file_without_the_uint8_magic_of_its_dimensions_is_refused_with_what_it_holds(tmp_path, content, magic):
+    (tmp_path / "f").write_bytes(content)
+    with pytest.raises(DataError, match=rf"f: not a uint8 IDX file of 3 dimensions \(magic {magic}, "
+                                        r"expected 00000803\); run `dvc repro download`"):
+        check_idx_file(tmp_path / "f", ndim=3)
+
+
+@pytest.mark.parametrize("dimensions_bytes", [0, 4, 11])
+def test_a_header_cut_short_is_refused(tmp_path, dimensions_bytes):
+    """The magic is right, but fewer than the 3 × 4 bytes of dimensions follow it."""
+    (tmp_path / "f").write_bytes(IMAGE_MAGIC + bytes(dimensions_bytes))
+    with pytest.raises(DataError, match=rf"^{tmp_path / 'f'}: truncated header \({4 + dimensions_bytes} bytes\)$"):
+        check_idx_file(tmp_path / "f", ndim=3)
+
+
+def test_a_file_longer_than_its_header_says_is_refused(tmp_path):
+    write_idx(tmp_path / "f", np.zeros((2, 28, 28), dtype=np.uint8))
+    (tmp_path / "f").write_bytes((tmp_path / "f").read_bytes() + b"\0")
+    with pytest.raises(DataError, match=r"f: 1585 bytes, expected 1584 from its header"):
+        check_idx_file(tmp_path / "f", ndim=3)
+
+
+def test_a_whole_file_passes(tmp_path):
+    write_idx(tmp_path / "f", np.zeros((2, 28, 28), dtype=np.uint8))
+    check_idx_file(tmp_path / "f", ndim=3)

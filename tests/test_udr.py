@@ -1,12 +1,16 @@
 """UDR's known answers (Duan et al. 2020, as disentanglement_lib computes it)."""
 
+import json
 import math
+import re
 
 import pytest
 import torch
 
-from studies.analysis.udr import (bootstrap_over_seeds, chance_pair_score, pair_score, random_rotation, ranks,
+from studies.analysis.udr import (BOOTSTRAP_DRAWS, CHANCE_ROTATIONS, INTERVAL, KL_THRESHOLD, _percentiles,
+                                  bootstrap_over_seeds, chance_pair_score, pair_score, random_rotation, ranks,
                                   relative_strength, spearman_matrix, standardize, udr, udr_with_chance)
+from tests.conftest import REPO
 
 ACTIVE = torch.ones(4)
 
@@ -57,6 +61,62 @@ def test_relative_strength_of_a_known_matrix():
     corr = torch.tensor([[1.0, 0.0], [0.5, 0.5]], dtype=torch.float64)
     # columns: 1/1.5 and 0.25/0.5 -> mean 0.5833; rows: 1/1 and 0.25/1 -> mean 0.625
     assert relative_strength(corr) == pytest.approx((0.58333333 + 0.625) / 2)
+
+
+def test_a_unit_correlated_with_nothing_counts_zero_in_its_direction():
+    """A row (or column) of zeros has max²/sum = 0/0: it scores 0, so each direction's mean is halved."""
+    corr = torch.tensor([[1.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    assert relative_strength(corr) == 0.5
+
+
+def test_representations_of_different_image_counts_are_refused():
+    with pytest.raises(ValueError, match=r"same images, got 3 and 4 rows"):
+        spearman_matrix(torch.randn(3, 2), torch.randn(4, 2))
+
+
+def test_the_percentile_interval_takes_the_values_at_the_rounded_tail_ranks():
+    """n sorted values at 50%: ranks round(0.25 (n − 1)) and round(0.75 (n − 1)); 8 values: 2 and 5, 6: 1 and 4."""
+    assert _percentiles([70.0, 0.0, 10.0, 60.0, 20.0, 30.0, 50.0, 40.0], 0.5) == [20.0, 50.0]
+    assert _percentiles([50.0, 40.0, 30.0, 20.0, 10.0, 0.0], 0.5) == [10.0, 40.0]
+    assert _percentiles([float(v) for v in range(101)], 0.9) == [5.0, 95.0]
+
+
+def test_the_chance_level_and_its_bootstrap_are_seeded_with_zero_unless_told():
+    a = latents(count=2_000)
+    models = [(a, ACTIVE), (a[:, [1, 0, 3, 2]], ACTIVE), (latents(count=2_000, seed=1), ACTIVE)]
+    assert udr_with_chance(models, rotations=4, draws=50) == udr_with_chance(models, rotations=4, draws=50, seed=0)
+    assert udr_with_chance(models, rotations=4, draws=50) != udr_with_chance(models, rotations=4, draws=50, seed=1)
+    assert chance_pair_score(*models[0], *models[2], rotations=4) == chance_pair_score(*models[0], *models[2],
+                                                                                        rotations=4, seed=0)
+    scores = {(0, 1): 0.2, (0, 2): 0.5, (1, 2): 0.8}
+    chance = {pair: 0.1 for pair in scores}
+    assert bootstrap_over_seeds(scores, chance, 3, draws=30) == bootstrap_over_seeds(scores, chance, 3, draws=30, seed=0)
+
+
+def test_two_models_make_one_pair_and_one_model_none():
+    a = latents(count=2_000)
+    result = udr([(a, ACTIVE), (a[:, [2, 3, 0, 1]], ACTIVE)])
+    assert list(result["pair_scores"]) == ["0-1"] and result["udr"] == result["pair_scores"]["0-1"]
+    with pytest.raises(ValueError, match="at least two"):
+        udr([(a, ACTIVE)])
+
+
+def test_a_unit_whose_kl_is_exactly_the_threshold_is_left_out_of_udr_and_its_chance_level():
+    """Units count when their KL is above 0.01 nats, strictly, on either side of the pair."""
+    a, b = latents(count=2_000), latents(count=2_000, seed=1)
+    a[:, 1] = b[:, 2]  # something to score
+    at_threshold = torch.tensor([KL_THRESHOLD, 1.0, 1.0, 1.0])
+    for score in (pair_score, lambda *args: chance_pair_score(*args, rotations=3)):
+        assert score(a, at_threshold, b, ACTIVE) == score(a[:, 1:], torch.ones(3), b, ACTIVE)
+        assert score(b, ACTIVE, a, at_threshold) == score(b, ACTIVE, a[:, 1:], torch.ones(3))
+
+
+def test_the_sweep_record_and_its_page_use_the_settings_the_code_has():
+    record = json.loads((REPO / "metrics" / "beta_sweep.json").read_text())
+    assert {(b["bootstrap"]["draws"], b["bootstrap"]["level"]) for b in record["udr"].values()} == {
+        (BOOTSTRAP_DRAWS, INTERVAL)}
+    page = (REPO / "docs" / "sweep.md").read_text()
+    assert re.search(r"(\d+)\s+rotations drawn uniformly", page).group(1) == str(CHANCE_ROTATIONS)
 
 
 def test_a_collapsed_model_shares_nothing():

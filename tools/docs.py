@@ -8,7 +8,8 @@ Blocks: `stages` (dvc.yaml), `headline` and `metrics` (metrics/*.json), `platfor
 (metrics/seed_spread.json and metrics/seed_spread_avx2.json), `likelihood-options`
 (metrics/likelihood_options.json), `test-nll`, `nll-cost` and `nll-comparison` (metrics/test_nll.json),
 `benchmark` and `timings` (benchmarks/results.json), `sweep-headline`, `sweep-summary`, `sweep-comparison`,
-`sweep-udr` and `seed-sd-by-beta` (metrics/beta_sweep.json), `slurm-scripts` (studies/slurm/).
+`sweep-udr` and `seed-sd-by-beta` (metrics/beta_sweep.json), `slurm-scripts` (studies/slurm/),
+`mutation-summary` and `mutation-survivors` (metrics/mutation.json).
 
 It formats what the studies recorded, their verdicts included; it decides nothing. `--check` also fails on
 a study record that no longer describes the committed pipeline (studies.analysis.provenance).
@@ -17,6 +18,7 @@ a study record that no longer describes the committed pipeline (studies.analysis
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import re
@@ -433,6 +435,65 @@ def slurm_scripts() -> str:
     return "\n".join(blocks[:-1])
 
 
+MUTATION = "metrics/mutation.json"
+
+
+def _md5(path: str) -> str | None:
+    file = REPO / path
+    return hashlib.md5(file.read_bytes()).hexdigest() if file.is_file() else None
+
+
+def mutation_summary() -> str:
+    """Per module: its tests, mutants, killed, survived (each equivalent, or not), incompetent, and the run."""
+    record = read_json(MUTATION)
+    lines = ["| module | tests run (the fast ones) | mutants | killed | survived: equivalent "
+             "| survived: unexplained | incompetent | minutes |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for module, result in record["modules"].items():
+        unexplained = sum(1 for survivor in result["survivors"] if survivor["why"] is None)
+        tests = ", ".join(f"`{Path(test).name}`" for test in result["tests"])
+        lines.append(f"| `{module}` | {tests} | {result['mutants']} | {result['killed']} | "
+                     f"{result['survived'] - unexplained} | {unexplained} | {result['incompetent']} | "
+                     f"{result['seconds'] / 60:.1f} |")
+    lines.append(f"| **all** | | **{record['mutants']}** | **{record['killed']}** | "
+                 f"**{record['survived'] - record['unexplained']}** | **{record['unexplained']}** | "
+                 f"**{record['incompetent']}** | |")
+    machine = record["machine"]
+    files = {path: md5 for result in record["modules"].values() for path, md5 in result["files"].items()}
+    changed = [path for path, md5 in files.items() if _md5(path) != md5]
+    rerun = [f"`{module}` at `{result['commit'][:7]}`" for module, result in record["modules"].items()
+             if result["commit"] != record["commit"]]
+    lines += ["", f"{record['tool']} at commit `{record['commit'][:7]}`"
+              + (" with uncommitted changes" if record["uncommitted_changes"] else "")
+              + f", on {machine['cpu_model']} ({machine['cpu_family']}, {machine['instruction_set']}), "
+              f"{record['workers']} modules at once on {machine['cores']} cores: "
+              f"{record['wall_seconds'] / 60:.1f} min in all"
+              + (f"; mutated again since: {', '.join(rerun)}" if rerun else "") + ". "
+              + (f"**Changed since**: {', '.join(f'`{path}`' for path in changed)}; `make mutation` "
+                 "measures them again." if changed else "Every module and test file is as it was measured.")]
+    return "\n".join(lines)
+
+
+def _operator(name: str) -> str:
+    """ReplaceBinaryOperator_Add_Sub -> Add→Sub; other cosmic-ray operators keep their names."""
+    match = re.fullmatch(r"Replace\w*?Operator_([A-Za-z]+)_([A-Za-z]+)", name)
+    return f"{match.group(1)}→{match.group(2)}" if match else name
+
+
+def mutation_survivors() -> str:
+    """Every surviving mutant, grouped by module, line and reason: what changed, and why nothing notices."""
+    record = read_json(MUTATION)
+    lines = ["| module | line | unmutated | mutants | why it changes nothing |", "|---|---:|---|---|---|"]
+    for module, result in record["modules"].items():
+        groups: dict[tuple, list[str]] = {}
+        for survivor in result["survivors"]:
+            key = (survivor["line"], survivor["removed"], survivor["why"] or "**UNEXPLAINED**")
+            groups.setdefault(key, []).append(_operator(survivor["operator"]))
+        for (line, removed, why), operators in groups.items():
+            code = removed.replace("|", "\\|")
+            lines.append(f"| `{module}` | {line} | `{code}` | {len(operators)}: {', '.join(operators)} | {why} |")
+    return "\n".join(lines)
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline_table, "metrics": metrics_table, "platform": platform_table, "seed-spread": seed_spread_table,
     "check-proof": check_proof_table, "collapse-check": collapse_check_table,
@@ -441,6 +502,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "sweep-headline": sweep_headline_table, "sweep-summary": sweep_summary_table,
     "sweep-comparison": sweep_comparison, "sweep-udr": udr_sentence, "seed-sd-by-beta": seed_sd_by_beta,
     "slurm-scripts": slurm_scripts, "nll-cost": nll_cost, "nll-comparison": nll_comparison,
+    "mutation-summary": mutation_summary, "mutation-survivors": mutation_survivors,
 }
 
 

@@ -9,6 +9,7 @@ def t_cdf(t: float, df: int) -> float:
     """P(T <= t) for T ~ Student t with df degrees of freedom (Abramowitz & Stegun 26.7.3 and 26.7.4)."""
     if df < 1 or int(df) != df:
         raise ValueError(f"degrees of freedom must be a whole number >= 1, got {df}")
+    df = int(df)  # 9.0 is 9 degrees of freedom
     theta = math.atan(t / math.sqrt(df))
     cos2, sin = math.cos(theta) ** 2, math.sin(theta)
     if df == 1:

@@ -1,0 +1,82 @@
+"""Mutation testing (tools/mutation.py): which survivors count as equivalent, and the committed record."""
+
+import json
+
+import pytest
+
+from tools.mutation import (IN_ANNOTATION, REPO, TARGETS, Survivor, _changed_lines, annotation_spans,
+                            load_equivalents, reason)
+
+SOURCE = '''from __future__ import annotations
+
+
+def f(a: int | None, *rest: str | bytes, b: float | None = None) -> list[int] | None:
+    local: dict | None = None
+    return [a or 1]
+'''
+
+
+def survivor_at(line: int, column: int, removed: str = "", operator: str = "ReplaceBinaryOperator_BitOr_Add",
+                added: str = "") -> Survivor:
+    return Survivor("m.py", operator, line, column, removed, added)
+
+
+def test_a_mutant_inside_a_functions_annotation_is_equivalent_and_one_in_its_body_is_not():
+    spans = annotation_spans(SOURCE)
+    line = SOURCE.splitlines()[3]
+    for column in (line.index("| None,"), line.index("| bytes"), line.index("| None ="), line.index("| None:")):
+        assert reason(survivor_at(4, column), [], spans) == IN_ANNOTATION
+    assert reason(survivor_at(5, SOURCE.splitlines()[4].index("|")), [], spans) == IN_ANNOTATION
+    assert reason(survivor_at(6, SOURCE.splitlines()[5].index("or")), [], spans) is None
+    assert reason(survivor_at(4, line.index("= None")), [], spans) is None  # a default value is evaluated
+
+
+def test_annotations_are_not_equivalent_where_python_evaluates_them():
+    assert annotation_spans(SOURCE.replace("from __future__ import annotations\n", "")) == []
+
+
+def test_an_equivalent_is_matched_by_module_line_and_operator_pattern():
+    entries = [{"module": "m.py", "operator": "ReplaceComparisonOperator_Is_.*", "removed": "if x is int:",
+                "why": "classes"},
+               {"module": "m.py", "operator": "NumberReplacer", "removed_pattern": r"y = \d+", "added": "y = 2",
+                "why": "two"}]
+    assert reason(survivor_at(1, 0, "if x is int:", "ReplaceComparisonOperator_Is_Eq"), entries) == "classes"
+    assert reason(survivor_at(1, 0, "if x is str:", "ReplaceComparisonOperator_Is_Eq"), entries) is None
+    assert reason(survivor_at(1, 0, "if x is int:", "ReplaceComparisonOperator_Eq_Is"), entries) is None
+    assert reason(Survivor("n.py", "ReplaceComparisonOperator_Is_Eq", 1, 0, "if x is int:", ""), entries) is None
+    assert reason(survivor_at(1, 0, "y = 1", "NumberReplacer", "y = 2"), entries) == "two"
+    assert reason(survivor_at(1, 0, "y = 1", "NumberReplacer", "y = 0"), entries) is None
+
+
+def test_the_mutated_line_is_read_from_cosmic_rays_diff():
+    diff = "--- mutation diff ---\n--- a/m.py\n+++ b/m.py\n@@ -3,1 +3,1 @@\n-    x = a + b\n+    x = a - b\n"
+    assert _changed_lines(diff) == ("x = a + b", "x = a - b")
+
+
+def test_every_target_and_its_tests_exist():
+    for module, tests in TARGETS.items():
+        assert (REPO / module).is_file()
+        assert tests and all((REPO / test).is_file() for test in tests)
+
+
+@pytest.fixture(scope="module")
+def record():
+    return json.loads((REPO / "metrics" / "mutation.json").read_text())
+
+
+def test_the_committed_run_mutated_every_target_and_left_no_survivor_unexplained(record):
+    assert list(record["modules"]) == list(TARGETS)
+    assert record["unexplained"] == 0
+    assert all(survivor["why"] for result in record["modules"].values() for survivor in result["survivors"])
+    for result in record["modules"].values():
+        assert result["mutants"] == result["killed"] + result["survived"] + result["incompetent"]
+        assert result["survived"] == len(result["survivors"])
+
+
+def test_each_recorded_reason_is_the_one_the_equivalents_give_today(record):
+    equivalents = load_equivalents()
+    for module, result in record["modules"].items():
+        for s in result["survivors"]:
+            if s["why"] != IN_ANNOTATION:
+                survivor = Survivor(module, s["operator"], s["line"], 0, s["removed"], s["added"])
+                assert reason(survivor, equivalents) == s["why"], (module, s)
