@@ -46,6 +46,9 @@ def test_an_equivalent_is_matched_by_module_line_and_operator_pattern():
     assert reason(Survivor("n.py", "ReplaceComparisonOperator_Is_Eq", 1, 0, "if x is int:", ""), entries) is None
     assert reason(survivor_at(1, 0, "y = 1", "NumberReplacer", "y = 2"), entries) == "two"
     assert reason(survivor_at(1, 0, "y = 1", "NumberReplacer", "y = 0"), entries) is None
+    entries[1] = {key: value for key, value in entries[1].items() if key != "added"} | {"added_pattern": r"y = -?\d"}
+    assert reason(survivor_at(1, 0, "y = 1", "NumberReplacer", "y = -2"), entries) == "two"
+    assert reason(survivor_at(1, 0, "y = 1", "NumberReplacer", "y = 20"), entries) is None
 
 
 def test_the_mutated_line_is_read_from_cosmic_rays_diff():

@@ -156,6 +156,15 @@ def test_of_several_metrics_in_two_files_the_first_by_name_is_named():
         comparable({"a.json": {"test_mse": 1.0, "kl_nats": 2.0}, "b.json": {"test_mse": 2.0, "kl_nats": 3.0}})
 
 
+def test_every_metric_of_either_side_counts_in_the_bonferroni_correction():
+    """A metric the re-run lacks still counts among the m tested: the others' tolerances use m, not m − 1."""
+    spread = seed_spread(SEEDS)
+    tested = sum(1 for metric in COMMITTED if metric in spread.sd)
+    new = {metric: value for metric, value in COMMITTED.items() if metric != "classifier_test_accuracy"}
+    [row] = [row for row in compare(COMMITTED, new, spread) if row.metric == "test_mse"]
+    assert row.allowed == spread.tolerance("test_mse", tested) != spread.tolerance("test_mse", tested - 1)
+
+
 def test_a_metric_only_the_rerun_has_fails():
     rows = compare(COMMITTED, dict(COMMITTED, frechet=1.0), seed_spread(SEEDS))
     assert verdicts(rows)["frechet"] is False

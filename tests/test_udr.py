@@ -72,13 +72,16 @@ def test_a_unit_correlated_with_nothing_counts_zero_in_its_direction():
 def test_representations_of_different_image_counts_are_refused():
     with pytest.raises(ValueError, match=r"same images, got 3 and 4 rows"):
         spearman_matrix(torch.randn(3, 2), torch.randn(4, 2))
+    with pytest.raises(ValueError, match=r"same images, got 4 and 3 rows"):
+        spearman_matrix(torch.randn(4, 2), torch.randn(3, 2))
 
 
 def test_the_percentile_interval_takes_the_values_at_the_rounded_tail_ranks():
-    """n sorted values at 50%: ranks round(0.25 (n − 1)) and round(0.75 (n − 1)); 8 values: 2 and 5, 6: 1 and 4."""
+    """n sorted values at 50%: ranks round(0.25 (n − 1)) and round(0.75 (n − 1)); 8 values: 2 and 5; 6: 1 and 4."""
     assert _percentiles([70.0, 0.0, 10.0, 60.0, 20.0, 30.0, 50.0, 40.0], 0.5) == [20.0, 50.0]
     assert _percentiles([50.0, 40.0, 30.0, 20.0, 10.0, 0.0], 0.5) == [10.0, 40.0]
     assert _percentiles([float(v) for v in range(101)], 0.9) == [5.0, 95.0]
+    assert _percentiles([30.0, 0.0, 20.0, 10.0], 0.5) == [10.0, 20.0]  # ranks round(0.75) = 1, round(2.25) = 2
 
 
 def test_the_chance_level_and_its_bootstrap_are_seeded_with_zero_unless_told():

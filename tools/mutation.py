@@ -207,14 +207,16 @@ def reason(survivor: Survivor, equivalents: list[dict[str, str]],
     """Why a survivor is equivalent: it lies in a function's annotation, or the first entry of equivalents with
     its module, its unmutated line (`removed`, or a `removed_pattern` that matches it), an operator its
     `operator` pattern matches (one entry can cover every replacement of an operator) and, when the entry
-    gives one, the mutated line."""
+    gives one, the mutated line (`added`, or `added_pattern`)."""
     if any(start <= (survivor.line, survivor.column) < end for start, end in annotations):
         return IN_ANNOTATION
     for entry in equivalents:
         same_line = (entry["removed"] == survivor.removed if "removed" in entry
                      else re.fullmatch(entry["removed_pattern"], survivor.removed))
-        if (entry["module"] == survivor.module and same_line and re.fullmatch(entry["operator"], survivor.operator)
-                and entry.get("added", survivor.added) == survivor.added):
+        same_mutation = (entry.get("added", survivor.added) == survivor.added
+                         and re.fullmatch(entry.get("added_pattern", ".*"), survivor.added))
+        if (entry["module"] == survivor.module and same_line and same_mutation
+                and re.fullmatch(entry["operator"], survivor.operator)):
             return entry["why"]
     return None
 
