@@ -72,7 +72,7 @@ exps: setup
 	dvc exp show --only-changed \
 		--drop '^(?!(Experiment|test_mse|kl_nats|active_units|linear_probe_accuracy|(data|model|train|compute|classifier|evaluate)\.)).*'
 
-# Mutation testing of the modules that decide results, on demand (about 25 min on 2 cores): cosmic-ray mutates
+# Mutation testing of the modules that decide results, on demand (about 35 min on 2 cores): cosmic-ray mutates
 # each and runs its fast tests; writes metrics/mutation.json and fails on a survivor with no reason
 # (docs/mutation.md)
 mutation: setup-dev

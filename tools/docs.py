@@ -479,18 +479,28 @@ def _operator(name: str) -> str:
     return f"{match.group(1)}→{match.group(2)}" if match else name
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
 def mutation_survivors() -> str:
-    """Every surviving mutant, grouped by module, line and reason: what changed, and why nothing notices."""
+    """Every surviving mutant, grouped by module, line and reason: what changed, and why nothing notices; those in
+    type annotations in one row per module."""
     record = read_json(MUTATION)
     lines = ["| module | line | unmutated | mutants | why it changes nothing |", "|---|---:|---|---|---|"]
     for module, result in record["modules"].items():
-        groups: dict[tuple, list[str]] = {}
+        groups: dict[tuple, list[tuple[int, str]]] = {}
         for survivor in result["survivors"]:
-            key = (survivor["line"], survivor["removed"], survivor["why"] or "**UNEXPLAINED**")
-            groups.setdefault(key, []).append(_operator(survivor["operator"]))
-        for (line, removed, why), operators in groups.items():
-            code = removed.replace("|", "\\|")
-            lines.append(f"| `{module}` | {line} | `{code}` | {len(operators)}: {', '.join(operators)} | {why} |")
+            operator = (survivor["line"], _operator(survivor["operator"]))
+            if survivor["in_annotation"]:
+                key = ("type annotations", survivor["why"])
+            else:
+                key = (f"`{_cell(survivor['removed'])}`", _cell(survivor["why"] or "**UNEXPLAINED**"))
+            groups.setdefault(key, []).append(operator)
+        for (code, why), mutants in groups.items():
+            at = ", ".join(str(line) for line in sorted({line for line, _ in mutants}))
+            kinds = ", ".join(sorted({operator for _, operator in mutants}))
+            lines.append(f"| `{module}` | {at} | {code} | {len(mutants)}: {kinds} | {why} |")
     return "\n".join(lines)
 
 

@@ -224,9 +224,12 @@ def reason(survivor: Survivor, equivalents: list[dict[str, str]],
 def explained(survivors: list[Survivor], equivalents: list[dict[str, str]], source: str) -> list[dict]:
     """Each survivor of a module (whose unmutated text is source) as a record entry, with its reason or None."""
     annotations = annotation_spans(source)
-    return [{"operator": s.operator, "line": s.line, "removed": s.removed, "added": s.added,
-             "why": reason(s, equivalents, annotations)}
-            for s in sorted(survivors, key=lambda s: (s.line, s.column, s.operator))]
+    entries = []
+    for s in sorted(survivors, key=lambda s: (s.line, s.column, s.operator)):
+        why = reason(s, equivalents, annotations)
+        entries.append({"operator": s.operator, "line": s.line, "removed": s.removed, "added": s.added, "why": why,
+                        "in_annotation": why == IN_ANNOTATION})
+    return entries
 
 
 def run(modules: list[str], workers: int, state: dict[str, Any]) -> float:
