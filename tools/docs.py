@@ -18,7 +18,6 @@ a study record that no longer describes the committed pipeline (studies.analysis
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import re
@@ -29,6 +28,7 @@ from typing import Callable
 
 import yaml
 
+from betavae.canonical import md5
 from betavae.params import load_params
 from studies.analysis.provenance import provenance, stale_records
 from studies.analysis.reproducibility import comparable, flatten
@@ -439,8 +439,7 @@ MUTATION = "metrics/mutation.json"
 
 
 def _md5(path: str) -> str | None:
-    file = REPO / path
-    return hashlib.md5(file.read_bytes()).hexdigest() if file.is_file() else None
+    return md5(REPO / path) if (REPO / path).is_file() else None
 
 
 def mutation_summary() -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import hashlib
 import json
 import os
 import queue
@@ -32,6 +31,7 @@ import yaml
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
+from betavae.canonical import md5
 from betavae.machine import cpu_family, cpu_vendor_and_model, instruction_set
 from tools.pytest_forkserver import NO_ANSWER
 
@@ -129,7 +129,7 @@ def meta_path(module: str) -> Path:
 
 
 def file_hashes(module: str, tree: Path) -> dict[str, str]:
-    return {path: hashlib.md5((tree / path).read_bytes()).hexdigest() for path in (module, *TARGETS[module])}
+    return {path: md5(tree / path) for path in (module, *TARGETS[module])}
 
 
 def mutate_module(module: str, tree: Path, socket_path: Path) -> float:
@@ -148,7 +148,7 @@ def mutate_module(module: str, tree: Path, socket_path: Path) -> float:
 
 
 def module_results(module: str) -> dict[str, Any]:
-    """Counts of one module's session and its survivors (with the reason each is equivalent, where known)."""
+    """Counts of one module's session, and its survivors."""
     counts = {"mutants": 0, "killed": 0, "survived": 0, "incompetent": 0}
     survivors, broken = [], []
     with use_db(str(session_path(module)), WorkDB.Mode.open) as db:
@@ -290,12 +290,12 @@ def machine() -> dict[str, Any]:
             "instruction_set": instruction_set(), "cores": os.cpu_count()}
 
 
-def checkout_state() -> dict[str, Any]:
-    """The commit the copies were made from, and whether the working tree differed from it."""
+def run_state() -> dict[str, Any]:
+    """The commit the copies are made from, whether the working tree differs from it, and the machine."""
     git = ["git", "-C", str(REPO)]
     commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     changed = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
-    return {"commit": commit, "uncommitted_changes": bool(changed)}
+    return {"commit": commit, "uncommitted_changes": bool(changed), "machine": machine()}
 
 
 def record(results: dict[str, Any], run_info: dict[str, Any]) -> dict[str, Any]:
@@ -311,7 +311,7 @@ def record(results: dict[str, Any], run_info: dict[str, Any]) -> dict[str, Any]:
               for key in ("mutants", "killed", "survived", "incompetent")}
     unexplained = sum(1 for result in modules.values() for s in result["survivors"] if s["why"] is None)
     return {"tool": f"cosmic-ray {version('cosmic-ray')}", "commit": run_info["commit"],
-            "uncommitted_changes": run_info["uncommitted_changes"], "machine": machine(),
+            "uncommitted_changes": run_info["uncommitted_changes"], "machine": run_info["machine"],
             "workers": run_info["workers"], "wall_seconds": round(run_info["wall_seconds"], 1),
             "pytest_args": PYTEST_ARGS, **totals, "unexplained": unexplained, "modules": modules}
 
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run_path = WORKDIR / "sessions" / "run.json"
     if not args.report:
-        state = checkout_state()  # before the copies are made
+        state = run_state()  # before the copies are made
         wall = run(args.modules, args.workers, state)
         if set(args.modules) == set(TARGETS):
             run_path.write_text(json.dumps(dict(state, wall_seconds=wall, workers=args.workers)) + "\n")
