@@ -3,7 +3,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup setup-dev repro test check-repro sweep sweep-slurm docs diff exps mutation
+.PHONY: setup setup-dev repro test check-repro group sweep sweep-slurm docs diff exps mutation
 setup: $(VENV)/.installed .dvc/offline_plots.html
 setup-dev: $(VENV)/.installed-dev
 
@@ -45,6 +45,14 @@ test: setup-dev
 check-repro: setup
 	python -m studies.check_repro
 
+# One setting with several training seeds as DVC experiments, each recorded in metrics/groups/NAME.json as it
+# finishes (studies/seed_group.py): make group S="train.beta=5.5" SEEDS="0 1 2 3 4" [WORKERS=2] [NAME=...]
+S ?=
+SEEDS ?= 0 1 2 3 4
+WORKERS ?= 1
+group: setup
+	python -m studies.seed_group --seeds $(SEEDS) $(foreach s,$(S),-S $(s)) --workers $(WORKERS) $(if $(NAME),--name $(NAME))
+
 # beta 0.5 1 2 5 10 x seeds 0 1 2 as DVC experiments, then metrics/beta_sweep.json and plots/beta_sweep.png
 # (see studies/beta_sweep.py; --slice/--push/--collect/--pull share it over machines: docs/sweep.md).
 sweep: setup
@@ -53,7 +61,6 @@ sweep: setup
 # The same sweep as a SLURM array (studies/slurm/: a task per slice, the collector after the last), run from a
 # login node whose commit is pushed to origin; WORKDIR must be seen by every node
 BETAS ?= 0.5 1 2 5 10
-SEEDS ?= 0 1 2
 SLICES ?= 5
 WORKDIR ?= $(CURDIR)/.sweep
 sweep-slurm: setup

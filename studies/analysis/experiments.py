@@ -43,12 +43,27 @@ def run_experiment(repo: Path, name: str, settings: list[str], targets: Sequence
     run_dvc(repo, "exp", "run", "--name", name, *options, *targets)
 
 
+def git_show(repo: Path, spec: str) -> str:
+    """`git show REV:PATH`: a file as a commit holds it."""
+    return subprocess.run(["git", "show", spec], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
 def restore_workspace(repo: Path) -> None:
-    """Put params, results and outputs back to the commit the experiments branched from."""
-    tracked = subprocess.run(["git", "ls-files", "--", *RESULTS], cwd=repo, check=True, capture_output=True,
-                             text=True).stdout.split()
-    if tracked:
-        subprocess.run(["git", "checkout", "--", *tracked], cwd=repo, check=True)
+    """Put params, results and outputs back to the commit the experiments branched from.
+
+    Each tracked file is written from HEAD's bytes, not through `git checkout`: after `dvc exp run`, git's
+    index can take a rewritten file for unchanged (same size, same second), and checkout then skips it.
+    """
+    listed = subprocess.run(["git", "ls-tree", "-r", "--format=%(objectname) %(path)", "HEAD", "--", *RESULTS],
+                            cwd=repo, check=True, capture_output=True, text=True).stdout.splitlines()
+    for line in listed:
+        blob, path = line.split(" ", 1)
+        committed = subprocess.run(["git", "cat-file", "blob", blob], cwd=repo, check=True,
+                                   capture_output=True).stdout
+        target = repo / path
+        if not target.is_file() or target.read_bytes() != committed:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(committed)
     # --allow-missing: on a fresh machine the committed outputs need not be in the cache; the next run makes them
     run_dvc(repo, "checkout", "-q", "--allow-missing")
 
