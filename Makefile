@@ -7,11 +7,11 @@ export DVC_NO_ANALYTICS := 1
 setup: $(VENV)/.installed .dvc/offline_plots.html
 setup-dev: $(VENV)/.installed-dev
 
-# The package, editable, with the pipeline's and the studies' dependencies (pyproject.toml), every version
-# pinned by constraints.txt; the tests' on top of them (the dev extra)
+# The library, editable, with what the pipeline, studies and tools add (the pipeline extra of pyproject.toml),
+# every version pinned by constraints.txt; the tests' on top of them (the dev extra)
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[pipeline]"
 	touch $@
 
 # The page template of `dvc plots show`/`diff` with Vega inlined, named in .dvc/config: plots draw offline
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 # The browser test of the offline plots needs Chromium, the SLURM sweep test a one-node SLURM: Debian's
 # packages, installed here where apt can
 $(VENV)/.installed-dev: $(VENV)/.installed .dvc/offline_plots.html
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[pipeline,dev]"
 	command -v chromium >/dev/null || apt-get install -y -q --no-install-recommends chromium >/dev/null \
 		|| echo "Chromium is missing (apt-get install chromium): tests/test_offline_plots.py will fail"
 	command -v /usr/sbin/slurmctld >/dev/null || { apt-get update -q >/dev/null 2>&1; \
