@@ -41,17 +41,16 @@ from betavae.objective import beta_vae_loss
 from betavae.params import load_params
 from betavae.training import train
 from studies.analysis.experiments import head_commit
-from studies.analysis.provenance import committed_inputs
+from studies.analysis.provenance import committed_inputs, provenance
+from studies.records import DATA, PARAMS, REPO
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "data" / "fashion_mnist"
 RESULTS = REPO / "benchmarks" / "results.json"
 SUITE_COMMAND = ("make", "test")  # the README's test command, .venv included
 
 
 def train_reference(epochs: int, threads: int) -> tuple[torch.nn.Module, int]:
     """pytorch/examples-style loop; returns the model and the number of training images seen."""
-    params = load_params(REPO / "params.yaml")
+    params = load_params(PARAMS)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     dataset = datasets.FashionMNIST(str(DATA), train=True, download=False, transform=transforms.ToTensor())
@@ -71,7 +70,7 @@ def train_reference(epochs: int, threads: int) -> tuple[torch.nn.Module, int]:
 
 def train_pipeline(epochs: int) -> tuple[torch.nn.Module, int]:
     """The train stage's own code with params.yaml; images seen excludes the validation passes."""
-    params = load_params(REPO / "params.yaml")
+    params = load_params(PARAMS)
     compute = configure(params.compute)
     images, _ = load_images(DATA, "train")
     # A shorter run (--epochs) keeps the KL warm-up within it.
@@ -162,7 +161,7 @@ def main() -> None:
     parser.add_argument("--side", choices=("reference", "pipeline"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    params = load_params(REPO / "params.yaml")
+    params = load_params(PARAMS)
     epochs = args.epochs or params.train.epochs
     threads = args.threads or params.compute.threads
     if args.side:
@@ -183,6 +182,59 @@ def main() -> None:
         results["dvc"] = time_dvc()
         save_results(results, machine_kind(record))
     print(json.dumps(results, indent=2))
+
+
+# --- Its tables in the docs -------------------------------------------------------------------------------
+
+
+def _minutes(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def _make_test(dvc: dict) -> str:
+    """`make test` from a fresh clone, and the suite's own part of it."""
+    if dvc.get("pytest_s") is None:
+        return "—"
+    return f"{_minutes(dvc['make_test_s'])} (tests {_minutes(dvc['pytest_s'])})"
+
+
+def _historical_entries(kinds: dict) -> list[str]:
+    """A line per benchmark entry kept as historical, with its reason."""
+    return [f"{kind}: {provenance(entry)}" for kind, entry in kinds.items() if "historical" in entry]
+
+
+def benchmark_table() -> str:
+    kinds = json.loads(RESULTS.read_text())["by_machine_kind"]
+    lines = ["| machine kind | precision | reference img/s | pipeline img/s | speed-up | test MSE ref / ours "
+             "| whole `dvc repro`, fresh clone | no-op `dvc repro` | `make test`, fresh clone (its tests) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for kind, result in kinds.items():
+        ref, ours, dvc = result["reference"], result["pipeline"], result.get("dvc", {})
+        lines.append(f"| {kind} | {result['machine']['precision']} | {ref['images_per_s']:,.0f} "
+                     f"| {ours['images_per_s']:,.0f} | {result['speedup']:.2f}× "
+                     f"| {ref['test_mse']:.5f} / {ours['test_mse']:.5f} "
+                     f"| {_minutes(dvc.get('full_dvc_repro_s'))} | {dvc.get('noop_dvc_repro_s', '—')} s "
+                     f"| {_make_test(dvc)} |")
+    return "\n".join(lines + ["", *_historical_entries(kinds)] if _historical_entries(kinds) else lines)
+
+
+def timings_table() -> str:
+    """The README's short form of the benchmark table: how long the two quick-start commands take."""
+    kinds = json.loads(RESULTS.read_text())["by_machine_kind"]
+    lines = ["| CPU kind, 2 cores (`python -m benchmarks.train_speed`) | `dvc repro`, all stages | `make test` |",
+             "|---|---|---|"]
+    for kind, result in kinds.items():
+        dvc = result.get("dvc", {})
+        lines.append(f"| {kind}, {result['machine']['precision']} | {_minutes(dvc.get('full_dvc_repro_s'))} "
+                     f"| {_make_test(dvc)} |")
+    historical = [kind for kind, result in kinds.items() if "historical" in result]
+    if historical:
+        lines += ["", f"Measured on older training code: {'; '.join(historical)} (which code: "
+                      f"[performance](docs/performance.md))."]
+    return "\n".join(lines)
+
+
+TABLES = {"benchmark": benchmark_table, "timings": timings_table}
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from its experiment with dvc.api and encodes the test images.
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import subprocess
 import sys
@@ -43,9 +44,10 @@ from studies.analysis.experiments import (exp_show, head_commit, load_experiment
 from studies.analysis.sweep import (POOLED_SD_MULTIPLE, compare, experiment_name, grid, parse_slice, slice_of,
                                     summarize, summary_of_record, sweep_points, verdicts)
 from studies.analysis.sweep_figure import save_beta_sweep_figure
+from studies.analysis.provenance import source
 from studies.analysis.udr import udr_with_chance
+from studies.records import BETA_SWEEP, DATA, PARAMS, REPO, read_record
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_BETAS = (0.5, 1.0, 2.0, 5.0, 10.0)
 DEFAULT_SEEDS = (0, 1, 2)
 
@@ -59,7 +61,7 @@ MINUTES_OTHERWISE = 15.0  # AVX2 only
 def estimate(count: int) -> str:
     """What the sweep will cost on this machine, before it starts."""
     kind = instruction_set()
-    minutes = MINUTES_PER_EXPERIMENT.get(kind, MINUTES_OTHERWISE) * load_params(REPO / "params.yaml").train.epochs / 20
+    minutes = MINUTES_PER_EXPERIMENT.get(kind, MINUTES_OTHERWISE) * load_params(PARAMS).train.epochs / 20
     return (f"{count} experiments, each a whole training run: about {minutes:.0f} min each on 2 cores of this "
             f"CPU ({kind}), {count * minutes / 60:.1f} h in all; experiments already recorded here are kept.")
 
@@ -81,7 +83,7 @@ def representation(rev: str, test_images: torch.Tensor) -> tuple[torch.Tensor, t
 def udr_per_beta(points) -> dict:
     """UDR of each beta's seeds, from their models' posterior means and their per-unit KL, with its chance
     level and bootstrap intervals over seeds (studies.analysis.udr.udr_with_chance)."""
-    test_images, _ = load_images(REPO / "data" / "fashion_mnist", "test")
+    test_images, _ = load_images(DATA, "test")
     by_beta: dict[float, list] = {}
     for point in points:
         by_beta.setdefault(point.beta, []).append(representation(point.rev, test_images))
@@ -171,6 +173,134 @@ def main() -> None:
         command = " ".join(error.cmd[2:] if error.cmd[1:2] == ["-m"] else error.cmd)
         detail = f": {error.stderr.strip()}" if error.stderr else ""
         sys.exit(f"error: `{command}` failed (exit status {error.returncode}){detail}")
+
+
+# --- Its tables in the docs -------------------------------------------------------------------------------
+
+
+# The metrics the README shows per beta; docs/sweep.md shows every one.
+SWEEP_HEADLINE = ("test_mse", "kl_nats", "active_units", "linear_probe_accuracy")
+
+
+def _sweep() -> tuple[dict, dict]:
+    """metrics/beta_sweep.json and its summary (mean and sd over seeds of every metric, per beta)."""
+    record = read_record(BETA_SWEEP)
+    return record, summary_of_record(record)
+
+
+def _plus_minus(mean_: float, sd: float) -> str:
+    """mean ± sd, both to the sd's second significant digit."""
+    if sd == 0:
+        return f"{mean_:.4g} ± 0"
+    decimals = max(0, 1 - math.floor(math.log10(sd)))
+    return f"{mean_:.{decimals}f} ± {sd:.{decimals}f}"
+
+
+def _sweep_source(record: dict) -> str:
+    seeds = sorted({run["seed"] for run in record["runs"].values()})
+    platform = next(iter(record["runs"].values()))["platform"]
+    return (f"{source(record, platform)} Mean ± sample standard deviation over seeds {', '.join(map(str, seeds))}, "
+            f"on the 10,000 test images.")
+
+
+def _sweep_table(names: tuple[str, ...] | None) -> str:
+    record, summary = _sweep()
+    betas = sorted(summary)
+    names = names or tuple(summary[betas[0]])
+    lines = [_sweep_source(record), "", "| metric | " + " | ".join(f"β = {beta:g}" for beta in betas) + " |",
+             "|---" * (len(betas) + 1) + "|"]
+    for name in names:
+        lines.append(f"| {name} | " + " | ".join(_plus_minus(summary[b][name].mean, summary[b][name].sd)
+                                                  for b in betas) + " |")
+    return "\n".join(lines + _udr_rows(record, betas))
+
+
+UDR_ROWS = (("udr", "UDR, median over pairs of seeds", "{:.2f}"),
+            ("chance", "UDR by chance: the same codes in random axes", "{:.2f}"),
+            ("above_chance", "UDR − chance", "{:+.2f}"))
+
+
+def _udr_rows(record: dict, betas: list[float]) -> list[str]:
+    """UDR, its chance level and their difference per beta, each with its bootstrap interval over seeds."""
+    scored = [record["udr"].get(f"{beta:g}") for beta in betas]
+    level = next((u["bootstrap"]["level"] for u in scored if u), 0.95)
+    rows = []
+    for name, label, form in UDR_ROWS:
+        cells = [f"{form.format(u[name])} [{form.format(u['bootstrap'][name][0])}, "
+                 f"{form.format(u['bootstrap'][name][1])}]" if u else "—" for u in scored]
+        rows.append(f"| {label} [{level:.0%} bootstrap over seeds] | " + " | ".join(cells) + " |")
+    return rows
+
+
+def udr_sentence() -> str:
+    """How far above its chance level each beta's UDR is, and where the sweep found it clear of chance."""
+    record, summary = _sweep()
+    clear_of_chance = record["verdicts"]["udr_above_chance"]
+    scored = {beta: record["udr"][f"{beta:g}"] for beta in sorted(summary) if f"{beta:g}" in record["udr"]}
+    parts = [f"{u['above_chance']:+.2f} [{u['bootstrap']['above_chance'][0]:+.2f}, "
+             f"{u['bootstrap']['above_chance'][1]:+.2f}] at β = {beta:g}" for beta, u in scored.items()]
+    clear = [f"{beta:g}" for beta in scored if clear_of_chance[f"{beta:g}"]]
+    return (f"UDR above its chance level (the same models' codes in random axes, which score "
+            f"{min(u['chance'] for u in scored.values()):.2f} to {max(u['chance'] for u in scored.values()):.2f}): "
+            + "; ".join(parts) + ". Only where the interval excludes 0 (β = " + (", ".join(clear) or "none")
+            + ") do two seeds' units agree more than arbitrary axes of the same information would.")
+
+
+def sweep_headline_table() -> str:
+    return _sweep_table(SWEEP_HEADLINE)
+
+
+def sweep_summary_table() -> str:
+    return _sweep_table(None)
+
+
+def _comparison_table(names: tuple[str, ...] | None) -> str:
+    record = read_record(BETA_SWEEP)
+    steps = record["verdicts"]["steps"]
+    names = names or tuple(sorted(next(iter(steps.values()))))
+    lines = [f"Each cell: the change of the mean from the first β to the second; **exceeds** where "
+             f"{record['verdicts']['rule']}, *within* where seeds alone could make it.",
+             "", "| metric | " + " | ".join(f"β {step.replace(' -> ', ' → ')}" for step in steps) + " |",
+             "|---" * (len(steps) + 1) + "|"]
+    for name in names:
+        cells = [f"{steps[step][name]['difference']:+.3g} " + ("**exceeds**" if steps[step][name]["exceeds"]
+                                                               else "*within*") for step in steps]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+SD_BY_BETA = ("test_mse", "kl_nats", "active_units", "linear_probe_accuracy", "bce_objective",
+              "frechet_classifier_samples")
+
+
+def seed_sd_by_beta() -> str:
+    """The sd over the sweep's seeds of headline metrics at each β, and its ratio to the committed β's."""
+    record, summary = _sweep()
+    committed = float(load_params(PARAMS).train.beta)
+    betas = sorted(summary)
+    seeds = sorted({run["seed"] for run in record["runs"].values()})
+    lines = [f"Sample sd over seeds {', '.join(map(str, seeds))} of each β, from the sweep in "
+             f"`metrics/beta_sweep.json`. {_sweep_source(record)} In brackets, its "
+             f"ratio to the sd at the committed β = {committed:g}. An sd of {len(seeds)} seeds is itself uncertain "
+             f"by about half, so only ratios well beyond 2 or below 1/2 say much.", "",
+             "| metric | " + " | ".join(f"β = {beta:g}" for beta in betas) + " |", "|---" * (len(betas) + 1) + "|"]
+    for name in SD_BY_BETA:
+        base = summary[committed][name].sd
+
+        def cell(beta: float) -> str:
+            sd = summary[beta][name].sd
+            ratio = "" if beta == committed else (f" (×{sd / base:.2g})" if base else " (base sd 0)")
+            return f"{sd:.2g}{ratio}"
+        lines.append(f"| {name} | " + " | ".join(cell(beta) for beta in betas) + " |")
+    return "\n".join(lines)
+
+
+def sweep_comparison() -> str:
+    return _comparison_table(None)
+
+
+TABLES = {"sweep-headline": sweep_headline_table, "sweep-summary": sweep_summary_table,
+          "sweep-comparison": sweep_comparison, "sweep-udr": udr_sentence, "seed-sd-by-beta": seed_sd_by_beta}
 
 
 if __name__ == "__main__":

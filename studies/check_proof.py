@@ -21,19 +21,17 @@ docs/reproducibility.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from betavae.io import write_json
 from studies.analysis.calibration import proof_verdicts
 from studies.analysis.experiments import (exp_show, experiment_results, head_commit, read_experiment_json,
                                           run_experiments, seed_settings)
-
-REPO = Path(__file__).resolve().parent.parent
+from studies.analysis.provenance import source
+from studies.records import CHECK_PROOF, REPO, SEED_SPREAD, command, committed_results, read_record, write_record
 AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 PLATFORM_RUN = "proof-avx2-kernels"
 
@@ -117,22 +115,19 @@ def collect(seeds: list[int]) -> dict:
 
 def verdicts(record: dict) -> dict:
     """The proof's verdicts on its runs, against the committed seed spread and the committed run."""
-    spread = json.loads((REPO / "metrics" / "seed_spread.json").read_text())
-    committed = {path: json.loads((REPO / path).read_text())
-                 for path in ("metrics/eval.json", "metrics/classifier.json")}
-    return proof_verdicts(spread["seeds"], committed, record)
+    return proof_verdicts(read_record(SEED_SPREAD)["seeds"], committed_results(), record)
 
 
 def rewrite_verdicts(output: Path) -> None:
-    record = json.loads(output.read_text())
-    write_json(output, dict(record, verdicts=verdicts(record)))
+    record = read_record(output)
+    write_record(output, dict(record, verdicts=verdicts(record)))
     print(f"wrote the verdicts of {output}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--output", default=str(REPO / "metrics" / "check_proof.json"))
+    parser.add_argument("--output", default=str(CHECK_PROOF))
     parser.add_argument("--verdicts", action="store_true",
                         help="train nothing; judge the recorded runs again against the committed seed spread")
     args = parser.parse_args()
@@ -147,11 +142,50 @@ def main() -> None:
     except subprocess.CalledProcessError as error:
         sys.exit(f"error: `{' '.join(map(str, error.cmd))}` failed (exit status {error.returncode})")
     first = record["regressions"][next(iter(REGRESSIONS))]["runs"][str(args.seeds[0])]["rev"]
-    record = {"command": "python -m studies.check_proof --seeds " + " ".join(map(str, args.seeds)),
+    record = {"command": command(__spec__.name, ["--seeds", *args.seeds]),
               "commit": head_commit(REPO), "platform": read_experiment_json(REPO, "metrics/platform.json", first),
               **record}
-    write_json(Path(args.output), dict(record, verdicts=verdicts(record)))
+    write_record(Path(args.output), dict(record, verdicts=verdicts(record)))
     print(f"wrote {args.output}; `python -m tools.docs` turns it into the proof table")
+
+
+# --- Its table in the docs --------------------------------------------------------------------------------
+
+
+def _share(outcome: dict) -> str:
+    hits, trials = outcome["failed"], outcome["trials"]
+    return f"{hits} of {trials} ({100 * hits / trials:.0f}%)" if trials else "—"
+
+
+def check_proof_table() -> str:
+    """False alarms over healthy seed pairs, every seed against the committed run, each regression's share
+    caught, and the platform change: the verdicts this study recorded."""
+    proof = read_record(CHECK_PROOF)
+    verdicts, platform = proof["verdicts"], proof["platform_change"]
+    lines = [f"{source(proof)} Judged by the check's own rule (`studies.analysis.reproducibility.judge`) against "
+             f"the seed spread of `{SEED_SPREAD.relative_to(REPO)}`, each time leaving out the runs being compared.",
+             "", "| comparison | pairs | failed (false alarms) or caught |", "|---|---|---|",
+             f"| healthy seed against healthy seed, spread from the other seeds | "
+             f"{verdicts['healthy_pairs']['trials']} | {_share(verdicts['healthy_pairs'])} failed |",
+             f"| each healthy seed against the committed run (seed {verdicts['committed_seed']}) | "
+             f"{verdicts['against_committed']['trials']} | {_share(verdicts['against_committed'])} failed |"]
+    for name, regression in proof["regressions"].items():
+        outcome = verdicts["regressions"][name]
+        need = "must be ≥ 95%" if regression["required"] else "as measured"
+        lines.append(f"| regression `{name}`: {regression['description']}; {len(regression['seeds'])} seeds × "
+                     f"each healthy baseline seed | {outcome['trials']} | {_share(outcome)} caught ({need}) |")
+    kernels = " ".join(f"{key}={value}" for key, value in platform["environment"].items())
+    platform_verdict = verdicts["platform_change"]
+    lines.append(f"| platform change `{platform['experiment']}`: {platform['description']} ({kernels}; kernels "
+                 f"{platform['platform']['kernels']}) against the committed run | 1 | "
+                 f"{'passed' if platform_verdict['passed'] else 'FAILED: ' + platform_verdict['reason']} |")
+    alarms = verdicts["healthy_pairs"]["failures"] + verdicts["against_committed"]["failures"]
+    lines += ["", "False alarms: " + ("none." if not alarms else "; ".join(f"{a['committed']} / {a['new']}: {a['reason']}"
+                                                                          for a in alarms))]
+    return "\n".join(lines)
+
+
+TABLES = {"check-proof": check_proof_table}
 
 
 if __name__ == "__main__":

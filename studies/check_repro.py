@@ -28,7 +28,6 @@ import argparse
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import yaml
 
@@ -38,8 +37,8 @@ from studies.analysis.calibration import committed_seed
 from studies.analysis.experiments import PLATFORM, metrics_paths, stage_inputs
 from studies.analysis.provenance import input_differences
 from studies.analysis.reproducibility import comparable, compare_exactly, format_table, judge, seed_spread
+from studies.records import PARAMS, REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SPREAD = "metrics/seed_spread.json"
 RESULTS = ("metrics/", "plots/", "dvc.lock")
 
@@ -137,7 +136,7 @@ def main() -> int:
     if args.no_rerun:
         current = json.loads((REPO / PLATFORM).read_text())
     else:
-        current = platform_record(load_params(REPO / "params.yaml").compute)
+        current = platform_record(load_params(PARAMS).compute)
     mode, why = choose_mode(args.mode, committed_json(PLATFORM), current)
     print(f"Mode: {mode}, because {why}.", flush=True)
     if not args.no_rerun:

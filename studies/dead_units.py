@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 import torch
 import torchbearer
@@ -27,8 +26,8 @@ from betavae.data import binarize_once, load_images
 from betavae.model import PAD, BetaVAE
 from betavae.params import load_params
 from betavae.training import build_trial, split_train_val
+from studies.records import DATA, PARAMS
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def dead_counts(model: BetaVAE, images: torch.Tensor) -> list[str]:
@@ -49,10 +48,10 @@ def main() -> None:
     parser.add_argument("--lr-warmup-steps", type=int, default=0)
     parser.add_argument("--every", type=int, default=25, help="batches between two counts")
     args = parser.parse_args()
-    params = load_params(REPO / "params.yaml")
+    params = load_params(PARAMS)
     train = dataclasses.replace(params.train, seed=args.seed, lr_warmup_steps=args.lr_warmup_steps)
     compute = configure(dataclasses.replace(params.compute, precision=args.precision))
-    images, _ = load_images(REPO / "data" / "fashion_mnist", "train")
+    images, _ = load_images(DATA, "train")
     train_images, val_images = split_train_val(images.to(compute.device), train.val_size, train.seed)
     if params.data.binarize:
         val_images = binarize_once(val_images, params.data.binarize_seed)

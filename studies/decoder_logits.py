@@ -11,14 +11,13 @@ and prints the 5th, 50th and 95th percentiles of the logits on each set of pixel
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
 from betavae.data import load_images
 from studies.analysis.experiments import load_experiment_model
+from studies.records import DATA, REPO
 
-REPO = Path(__file__).resolve().parent.parent
 PERCENTILES = (0.05, 0.5, 0.95)
 
 
@@ -29,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
 
     model = load_experiment_model(REPO, args.rev)
-    test = load_images(REPO / "data" / "fashion_mnist", "test")[0]
+    test = load_images(DATA, "test")[0]
     images = test[::max(1, len(test) // args.images)][:args.images]  # every class: the split is sorted by label
     with torch.no_grad():
         logits = model.decode_logits(model.encode(images)[0])

@@ -29,8 +29,8 @@ from betavae.errors import BetaVAEError
 from studies.analysis.calibration import committed_seed
 from studies.analysis.experiments import metrics_paths, read_experiment_json, resolve_rev
 from studies.analysis.reproducibility import FileMetrics, SeedSpread, Verdict, comparable, judge, seed_spread
+from studies.records import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SPREAD = "metrics/seed_spread.json"
 WORKSPACE = "workspace"
 

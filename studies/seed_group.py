@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import os
 import re
 import subprocess
 import sys

@@ -22,18 +22,21 @@ in docs/reproducibility.md and docs/pipeline.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from statistics import mean, stdev
 
-from betavae.io import write_json
+from betavae.params import load_params
 from studies.analysis.calibration import spread_tolerances
 from studies.analysis.experiments import (SEEDED, exp_show, experiment_inputs, experiment_results, head_commit,
                                           read_experiment_json, run_experiments, seed_settings)
+from studies.analysis.provenance import source
+from studies.analysis.reproducibility import comparable
+from studies.records import (PARAMS, REPO, SEED_SPREAD, SEED_SPREAD_AVX2, command, committed_results, read_record,
+                             relative, write_record)
 
-REPO = Path(__file__).resolve().parent.parent
 AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 
 
@@ -71,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     if len(args.seeds) < 3:
         parser.error("a spread needs at least 3 seeds")
-    output = Path(args.output or REPO / "metrics" / ("seed_spread_avx2.json" if args.avx2 else "seed_spread.json"))
+    output = Path(args.output or (SEED_SPREAD_AVX2 if args.avx2 else SEED_SPREAD))
 
     if args.avx2:
         os.environ.update(AVX2_KERNELS)  # the dvc exp run subprocesses inherit them
@@ -82,11 +85,9 @@ def main() -> None:
         metrics, runs, inputs = collect(names)
     except subprocess.CalledProcessError as error:
         sys.exit(f"error: `{' '.join(error.cmd[2:])}` failed (exit status {error.returncode})")
-    committed = {path: json.loads((REPO / path).read_text())  # the commit's, put back by run_experiments
-                 for path in ("metrics/eval.json", "metrics/classifier.json")}
-    write_json(output, {
-        "command": "python -m studies.seed_spread --seeds " + " ".join(map(str, args.seeds))
-                   + (" --avx2" if args.avx2 else ""),
+    committed = committed_results()  # the commit's, put back by run_experiments
+    write_record(output, {
+        "command": command(__spec__.name, ["--seeds", *args.seeds] + (["--avx2"] if args.avx2 else [])),
         "commit": head_commit(REPO),
         "environment": AVX2_KERNELS if args.avx2 else {},
         "varied": list(SEEDED),
@@ -100,7 +101,61 @@ def main() -> None:
         run = files["metrics/eval.json"]
         print(f"seed {seed}: test MSE {run['test_mse']:.5f}, KL {run['kl_nats']:.3g} nats, "
               f"{run['active_units']} active units{', COLLAPSED' if run['posterior_collapse'] else ''}")
-    print(f"wrote {output}")
+    print(f"wrote {relative(output)}")
+
+
+# --- Its tables in the docs -------------------------------------------------------------------------------
+
+
+def _number(value: object) -> str:
+    return f"{value:.5g}" if isinstance(value, float) else str(value)
+
+
+def seed_spread_table() -> str:
+    """Every seed's compared metrics, and the mean, sd and tolerance the seed spread recorded for the check."""
+    spread_file = read_record(SEED_SPREAD)
+    check = spread_file["check"]
+    runs = {seed: comparable(files) for seed, files in spread_file["seeds"].items()}
+    own = check["committed_seed"]
+    lines = [f"{source(spread_file)} Varied together: {', '.join(spread_file['varied'])}. Collapsed seeds: "
+             f"{', '.join(check['collapsed_seeds']) or 'none'}. The tolerances are the check's on this commit: sd "
+             f"over the {len(check['healthy_seeds'])} healthy seeds other than the committed run"
+             + (f" (seed {own})" if own else "") + f", {check['metrics_tested']} metrics tested together, so "
+             f"t = {check['critical_t']:.3g} ({check['degrees_of_freedom']} degrees of freedom) and tolerance = "
+             f"{check['critical_t']:.3g} × √2 × sd.", "",
+             "| metric | " + " | ".join(f"seed {seed}" for seed in runs) + " | mean | sd | tolerance |",
+             "|---" * (len(runs) + 4) + "|"]
+    for metric, row in check["metrics"].items():
+        cells = [_number(run[metric]) for run in runs.values()]
+        cells += [f"{row['mean']:.5g}", f"{row['sd']:.3g}", f"{row['tolerance']:.3g}"]
+        lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def collapse_check_table() -> str:
+    """Test MSE, KL and active units of every seed in both seed-spread files (native and AVX2 kernels)."""
+    latent_dim = load_params(PARAMS).model.latent_dim
+    lines = []
+    for path in (SEED_SPREAD, SEED_SPREAD_AVX2):
+        record = read_record(path)
+        pinned = " ".join(f"{key}={value}" for key, value in record.get("environment", {}).items())
+        collapsed = [seed for seed, files in record["seeds"].items() if files["metrics/eval.json"]["posterior_collapse"]]
+        lines += [f"{source(record)}" + (f" Kernels pinned: {pinned}." if pinned else "")
+                  + f" {len(collapsed)} of {len(record['seeds'])} seeds collapsed.", "",
+                  "| seed | test MSE | KL [nats] | active units | collapsed |", "|---|---|---|---|---|"]
+        for seed, files in record["seeds"].items():
+            metrics = files["metrics/eval.json"]
+            lines.append(f"| {seed} | {metrics['test_mse']:.5f} | {metrics['kl_nats']:.3g} | "
+                         f"{metrics['active_units']} of {latent_dim} | "
+                         f"{'**yes**' if metrics['posterior_collapse'] else 'no'} |")
+        healthy = [files["metrics/eval.json"] for seed, files in record["seeds"].items() if seed not in collapsed]
+        summary = ", ".join(f"{name} {mean(run[name] for run in healthy):.4g} ± {stdev(run[name] for run in healthy):.2g}"
+                            for name in ("test_mse", "kl_nats", "active_units"))
+        lines += ["", f"Mean ± sample sd over the {len(healthy)} healthy seeds: {summary}.", ""]
+    return "\n".join(lines[:-1])
+
+
+TABLES = {"seed-spread": seed_spread_table, "collapse-check": collapse_check_table}
 
 
 if __name__ == "__main__":

@@ -24,8 +24,7 @@ import sys
 from pathlib import Path
 
 from studies.analysis.experiments import head_commit
-
-REPO = Path(__file__).resolve().parent.parent
+from studies.records import REPO
 SLICE_SCRIPT = REPO / "studies" / "slurm" / "slice.sh"
 COLLECT_SCRIPT = REPO / "studies" / "slurm" / "collect.sh"
 
@@ -80,6 +79,21 @@ def main() -> None:
     array, collector = submit(args.betas, args.seeds, args.slices, args.workdir.resolve(), origin, args.only)
     print(f"slice array {array}, collector {collector} (after every task has succeeded); logs in "
           f"{args.workdir / 'logs'}; `scontrol show job {array}` follows them")
+
+
+# --- Its block in the docs -------------------------------------------------------------------------------
+
+
+def slurm_scripts() -> str:
+    """The SLURM batch scripts as they are in studies/slurm/, so the page cannot drift from them."""
+    blocks = []
+    for name in ("slice.sh", "collect.sh"):
+        text = (REPO / "studies" / "slurm" / name).read_text().rstrip()
+        blocks += [f"`studies/slurm/{name}`:", "", "```bash", text, "```", ""]
+    return "\n".join(blocks[:-1])
+
+
+TABLES = {"slurm-scripts": slurm_scripts}
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """The README and docs/ pages: their generated tables match the committed results, their links resolve."""
 
 import re
-import shutil
 import subprocess
 import sys
 
@@ -9,6 +8,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tools.mutation import copy_checkout
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
@@ -20,10 +20,7 @@ def test_generated_tables_match_the_committed_results():
 
 
 def test_the_check_fails_when_a_stage_changes_in_dvc_yaml_and_its_table_does_not(tmp_path):
-    for name in ("studies", "tools", "betavae", "docs", "metrics", "benchmarks", "tests"):
-        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("README.md", "dvc.yaml", "params.yaml", "dvc.lock"):
-        shutil.copy(REPO / name, tmp_path)
+    copy_checkout(tmp_path)
     check = [sys.executable, "-m", "tools.docs", "--check"]
     assert subprocess.run(check, cwd=tmp_path, capture_output=True).returncode == 0
     pipeline = yaml.safe_load((tmp_path / "dvc.yaml").read_text())

@@ -5,15 +5,15 @@ import shutil
 
 import pytest
 
-from studies.analysis.provenance import (BENCHMARK, RECORDS, committed_inputs, input_differences, own_settings,
-                                         provenance, stale_records)
+from studies.analysis.provenance import (BENCHMARK, committed_inputs, input_differences, own_settings, platform_text,
+                                         provenance, record_paths, source, stale_records)
 from tests.conftest import REPO
 
 
 @pytest.fixture
 def copy(tmp_path):
     """The committed records, benchmark and dvc.lock, in a folder of their own."""
-    for path in [*RECORDS, BENCHMARK, "dvc.lock"]:
+    for path in [*record_paths(REPO), BENCHMARK, "dvc.lock"]:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / path, tmp_path / path)
     return tmp_path
@@ -27,7 +27,7 @@ def edit(root, path, change):
 
 def test_every_committed_record_is_current_or_says_it_is_historical():
     assert stale_records(REPO) == []
-    current = [path for path in RECORDS if "historical" not in json.loads((REPO / path).read_text())]
+    current = [path for path in record_paths(REPO) if "historical" not in json.loads((REPO / path).read_text())]
     assert {"metrics/seed_spread.json", "metrics/likelihood_options.json", "metrics/test_nll.json"} <= set(current)
     spread = json.loads((REPO / "metrics/seed_spread.json").read_text())
     assert not input_differences(spread["inputs"], committed_inputs(REPO))  # no settings of its own
@@ -84,3 +84,15 @@ def test_a_record_of_an_experiment_compares_its_code_and_every_param_but_its_own
     edit(copy, "metrics/test_nll.json", lambda record: record.update(inputs=trained))
     [problem] = stale_records(copy)
     assert "train params: train.lr" in problem
+
+
+def test_the_docs_name_a_current_records_command_and_a_historical_ones_as_that_commits_text():
+    platform = {"cpu_model": "AMD EPYC", "cpu_family": "family 25, model 1", "instruction_set": "AVX2",
+                "precision": "fp32", "threads": 2}
+    assert platform_text(platform) == "AMD EPYC (family 25, model 1; AVX2, fp32, 2 threads)"
+    current = {"command": "python -m studies.seed_group --seeds 0 1", "commit": "abcdef123", "platform": platform}
+    assert source(current) == ("Made by `python -m studies.seed_group --seeds 0 1` at commit `abcdef1` on AMD EPYC "
+                               "(family 25, model 1; AVX2, fp32, 2 threads).")
+    old = dict(current, command="python scripts/old.py", historical="kept")
+    assert source(old).startswith("Made at commit `abcdef1` by that commit's command, python scripts/old.py, on")
+    assert "`python scripts" not in source(old)  # not shown as a command that runs today

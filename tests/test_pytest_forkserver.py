@@ -8,13 +8,14 @@ import time
 
 import pytest
 
+from tools.mutation import FORKSERVER
 from tools.pytest_forkserver import NO_ANSWER, request
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     socket_path = tmp_path_factory.mktemp("forkserver") / "s.sock"
-    process = subprocess.Popen([sys.executable, "-m", "tools.pytest_forkserver", str(socket_path), "--serve"],
+    process = subprocess.Popen([sys.executable, str(FORKSERVER), str(socket_path), "--serve"],
                                cwd=socket_path.parent)
     deadline = time.monotonic() + 60
     while not socket_path.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -35,7 +36,7 @@ def project(tmp_path, monkeypatch):
 
 
 def run_client(socket_path, *args):
-    return subprocess.run([sys.executable, "-m", "tools.pytest_forkserver", str(socket_path), "--", *args],
+    return subprocess.run([sys.executable, str(FORKSERVER), str(socket_path), "--", *args],
                           capture_output=True, text=True, timeout=60)
 
 
@@ -57,7 +58,7 @@ def test_a_killed_client_takes_its_tests_with_it(server, project):
     """cosmic-ray's timeout kills the client: the test it asked for must not run on."""
     (project / "test_slow.py").write_text("import os, time\n\n\ndef test_slow():\n"
                                           "    open('pid', 'w').write(str(os.getpid()))\n    time.sleep(120)\n")
-    client = subprocess.Popen([sys.executable, "-m", "tools.pytest_forkserver", str(server), "--", "-q",
+    client = subprocess.Popen([sys.executable, str(FORKSERVER), str(server), "--", "-q",
                                "-p", "no:cacheprovider", "test_slow.py"], stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while not (project / "pid").exists() or not (project / "pid").read_text():

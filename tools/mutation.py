@@ -92,6 +92,9 @@ def copy_checkout(destination: Path) -> None:
             shutil.copy2(source, destination / name)
 
 
+FORKSERVER = Path(__file__).with_name("pytest_forkserver.py")
+
+
 def fast_tests_command(tests: list[str], socket_path: Path) -> list[str]:
     """The fast tests of a module, run by the fork server in the current directory."""
     return [sys.executable, "-m", "tools.pytest_forkserver", str(socket_path), "--", *PYTEST_ARGS, *tests]
@@ -238,8 +241,8 @@ def run(modules: list[str], workers: int, state: dict[str, Any]) -> float:
     (WORKDIR / "sessions").mkdir(parents=True, exist_ok=True)
     socket_path = WORKDIR / "forkserver.sock"
     socket_path.unlink(missing_ok=True)
-    server = subprocess.Popen([sys.executable, "-m", "tools.pytest_forkserver", str(socket_path), "--serve"],
-                              cwd=WORKDIR)
+    # by its path: `python -m` needs the repository on the import path, and the server must not have it there
+    server = subprocess.Popen([sys.executable, str(FORKSERVER), str(socket_path), "--serve"], cwd=WORKDIR)
     try:
         while not socket_path.exists():
             if server.poll() is not None:
@@ -349,6 +352,77 @@ def main(argv: list[str] | None = None) -> int:
     RECORD.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"wrote {RECORD.relative_to(REPO)}")
     return 1 if summary["unexplained"] else 0
+
+
+# --- Its tables in the docs -------------------------------------------------------------------------------
+
+
+def _md5(path: str) -> str | None:
+    return md5(REPO / path) if (REPO / path).is_file() else None
+
+
+def mutation_summary() -> str:
+    """Per module: its tests, mutants, killed, survived (each equivalent, or not), incompetent, and the run."""
+    record = json.loads(RECORD.read_text())
+    lines = ["| module | tests run (the fast ones) | mutants | killed | survived: equivalent "
+             "| survived: unexplained | incompetent | minutes |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for module, result in record["modules"].items():
+        unexplained = sum(1 for survivor in result["survivors"] if survivor["why"] is None)
+        tests = ", ".join(f"`{Path(test).name}`" for test in result["tests"])
+        lines.append(f"| `{module}` | {tests} | {result['mutants']} | {result['killed']} | "
+                     f"{result['survived'] - unexplained} | {unexplained} | {result['incompetent']} | "
+                     f"{result['seconds'] / 60:.1f} |")
+    lines.append(f"| **all** | | **{record['mutants']}** | **{record['killed']}** | "
+                 f"**{record['survived'] - record['unexplained']}** | **{record['unexplained']}** | "
+                 f"**{record['incompetent']}** | |")
+    machine = record["machine"]
+    files = {path: md5 for result in record["modules"].values() for path, md5 in result["files"].items()}
+    changed = [path for path, md5 in files.items() if _md5(path) != md5]
+    rerun = [f"`{module}` at `{result['commit'][:7]}`" for module, result in record["modules"].items()
+             if result["commit"] != record["commit"]]
+    lines += ["", f"{record['tool']} at commit `{record['commit'][:7]}`"
+              + (" with uncommitted changes" if record["uncommitted_changes"] else "")
+              + f", on {machine['cpu_model']} ({machine['cpu_family']}, {machine['instruction_set']}), "
+              f"{record['workers']} modules at once on {machine['cores']} cores: "
+              f"{record['wall_seconds'] / 60:.1f} min in all"
+              + (f"; mutated again since: {', '.join(rerun)}" if rerun else "") + ". "
+              + (f"**Changed since**: {', '.join(f'`{path}`' for path in changed)}; `make mutation` "
+                 "measures them again." if changed else "Every module and test file is as it was measured.")]
+    return "\n".join(lines)
+
+
+def _operator(name: str) -> str:
+    """ReplaceBinaryOperator_Add_Sub -> Add→Sub; other cosmic-ray operators keep their names."""
+    match = re.fullmatch(r"Replace\w*?Operator_([A-Za-z]+)_([A-Za-z]+)", name)
+    return f"{match.group(1)}→{match.group(2)}" if match else name
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def mutation_survivors() -> str:
+    """Every surviving mutant, grouped by module, line and reason: what changed, and why nothing notices; those in
+    type annotations in one row per module."""
+    record = json.loads(RECORD.read_text())
+    lines = ["| module | line | unmutated | mutants | why it changes nothing |", "|---|---:|---|---|---|"]
+    for module, result in record["modules"].items():
+        groups: dict[tuple, list[tuple[int, str]]] = {}
+        for survivor in result["survivors"]:
+            operator = (survivor["line"], _operator(survivor["operator"]))
+            if survivor["in_annotation"]:
+                key = ("type annotations", survivor["why"])
+            else:
+                key = (f"`{_cell(survivor['removed'])}`", _cell(survivor["why"] or "**UNEXPLAINED**"))
+            groups.setdefault(key, []).append(operator)
+        for (code, why), mutants in groups.items():
+            at = ", ".join(str(line) for line in sorted({line for line, _ in mutants}))
+            kinds = ", ".join(sorted({operator for _, operator in mutants}))
+            lines.append(f"| `{module}` | {at} | {code} | {len(mutants)}: {kinds} | {why} |")
+    return "\n".join(lines)
+
+
+TABLES = {"mutation-summary": mutation_summary, "mutation-survivors": mutation_survivors}
 
 
 if __name__ == "__main__":

@@ -17,17 +17,19 @@ import yaml
 
 from studies.analysis.experiments import stage_inputs
 
-# Each study record, and the command that measures it again on the checked-out code
-RECORDS = {
-    "metrics/seed_spread.json": "python -m studies.seed_spread --seeds 0 1 2 3 4 5 6 7 8 9",
-    "metrics/seed_spread_avx2.json": "python -m studies.seed_spread --seeds 0 1 2 3 4 --avx2",
-    "metrics/check_proof.json": "python -m studies.check_proof",
-    "metrics/beta_sweep.json": "make sweep",
-    "metrics/likelihood_options.json": "python -m studies.likelihood_options",
-    "metrics/test_nll.json": "python -m studies.estimate_nll --rev likelihood-binarized-beta-1",
-}
+# Every study record: each stores the command that made it, which measures it again on the checked-out code
+RECORDS = ("metrics/seed_spread.json", "metrics/seed_spread_avx2.json", "metrics/check_proof.json",
+           "metrics/beta_sweep.json", "metrics/group_errors.json", "metrics/likelihood_options.json",
+           "metrics/test_nll.json")
+GROUPS = "metrics/groups"  # a record per seed group
 BENCHMARK = "benchmarks/results.json"  # one entry per kind of machine, each with its own inputs
 BENCHMARK_COMMAND = "python -m benchmarks.train_speed"
+
+
+def record_paths(repo: Path) -> list[str]:
+    """The study records this repository holds: the fixed ones that exist, and every seed group's."""
+    groups = sorted(path.relative_to(repo).as_posix() for path in (repo / GROUPS).glob("*.json"))
+    return [path for path in RECORDS if (repo / path).is_file()] + groups
 
 
 def committed_inputs(repo: Path) -> dict[str, Any]:
@@ -79,12 +81,31 @@ def stale(name: str, record: dict[str, Any], committed: dict[str, Any], command:
 def stale_records(repo: Path) -> list[str]:
     """Every study record and benchmark entry that is neither current nor marked historical, and why."""
     committed = committed_inputs(repo)
-    problems = [stale(path, json.loads((repo / path).read_text()), committed, command)
-                for path, command in RECORDS.items()]
+    records = {path: json.loads((repo / path).read_text()) for path in record_paths(repo)}
+    problems = [stale(path, record, committed, record.get("command", "its study")) for path, record in records.items()]
     benchmark = json.loads((repo / BENCHMARK).read_text())["by_machine_kind"]
     problems += [stale(f"{BENCHMARK} ({kind})", entry, committed, BENCHMARK_COMMAND)
                  for kind, entry in benchmark.items()]
     return [problem for problem in problems if problem]
+
+
+def platform_text(platform: dict[str, Any]) -> str:
+    """A platform record in a few words: AMD EPYC (family 25, model 17; AVX512-BF16, bf16, 2 threads)."""
+    family = f"{platform['cpu_family']}; " if platform.get("cpu_family") else ""
+    gpu = f"{platform['gpu']}, " if platform.get("gpu") else ""
+    return (f"{platform.get('cpu_model', 'an unrecorded CPU')} ({family}{gpu}{platform.get('instruction_set', '?')}, "
+            f"{platform.get('precision', '?')}, {platform.get('threads', '?')} threads)")
+
+
+def source(record: dict[str, Any], platform: dict[str, Any] | None = None) -> str:
+    """Where a record's numbers come from, for the docs: its command, commit and platform, and for a historical
+    record that it is one (its command then is that commit's, shown as text: it may not run today)."""
+    platform = platform or record.get("platform") or {}
+    commit = f"commit `{record['commit'][:7]}`" if record.get("commit") else "an unrecorded commit"
+    if "historical" in record:
+        return (f"Made at {commit} by that commit's command, {record.get('command', 'unrecorded')}, on "
+                f"{platform_text(platform)}. {provenance(record)}")
+    return f"Made by `{record['command']}` at {commit} on {platform_text(platform)}."
 
 
 def provenance(record: dict[str, Any]) -> str:
