@@ -1,13 +1,7 @@
 """Reading DVC experiments back out of `dvc exp show --json`."""
 
 from studies.analysis.experiments import experiment_results
-
-
-def state(name, beta, kl, seed=0, experiments=None):
-    data = {"params": {"params.yaml": {"data": {"train": {"beta": beta, "seed": seed}}}},
-            "metrics": {"metrics/eval.json": {"data": {"kl_nats": kl, "bce_reconstruction": 100 - kl,
-                                                       "test_mse": kl / 100}}}}
-    return {"rev": f"rev-{name}", "name": name, "data": data, "experiments": experiments}
+from tests.helpers import exp_show_state as state
 
 
 def test_experiment_results_hold_each_experiments_params_and_eval_metrics():

@@ -60,6 +60,7 @@ def plots_page(tmp_path, template):
 
 
 @pytest.mark.slow
+@pytest.mark.chromium
 def test_the_training_curves_draw_in_a_browser_without_network(tmp_path):
     template = tmp_path / "offline.html"
     write_template(template)
@@ -73,6 +74,7 @@ def test_the_training_curves_draw_in_a_browser_without_network(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.chromium
 def test_dvc_renders_default_page_draws_nothing_without_network(tmp_path):
     """What the offline template is for, and proof that the browser check can fail: dvc-render's own page
     loads Vega from a CDN, so with no network no plot is drawn."""
@@ -110,6 +112,7 @@ def two_revisions_of_the_training_log(root):
 
 
 @pytest.mark.slow
+@pytest.mark.chromium
 def test_dvc_plots_diff_tells_the_two_revisions_apart_by_colour(tmp_path):
     page = two_revisions_of_the_training_log(tmp_path / "repo")
     dom = open_offline(page, "--dump-dom").stdout

@@ -11,10 +11,10 @@ import time
 import pytest
 
 from studies.analysis.sweep import experiment_name
-from tests.conftest import TINY_PARAMS, tiny_dvc_workspace, tool_environment
-from tests.test_sweep import runner
+from tests.conftest import TINY_PARAMS
+from tests.helpers import origin_with_remote
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 # 3,000 images in batches of 50: an epoch takes about half a second, so a cancel can land between epochs
 PARAMS = dict(TINY_PARAMS, train=dict(TINY_PARAMS["train"], epochs=5, kl_warmup_epochs=3, lr_warmup_steps=200,
@@ -26,18 +26,7 @@ FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NOD
 def sweep_repo(tmp_path_factory):
     """A bare origin, a directory DVC remote, and the clone that submits (the tiny pipeline, committed)."""
     root = tmp_path_factory.mktemp("slurm-sweep")
-    run = runner(tool_environment())
-    origin, submitter = root / "origin.git", root / "submitter"
-    run(root, "git", "init", "-q", "--bare", "--initial-branch=main", str(origin))
-    submitter.mkdir()
-    tiny_dvc_workspace(submitter, PARAMS, train=3000)
-    run(submitter, "git", "init", "-q", "-b", "main")
-    run(submitter, "dvc", "init", "-q")
-    run(submitter, "dvc", "remote", "add", "-d", "shared", str(root / "dvc-storage"))
-    run(submitter, "git", "add", "-A")
-    run(submitter, "git", "commit", "-qm", "tiny pipeline")
-    run(submitter, "git", "remote", "add", "origin", str(origin))
-    run(submitter, "git", "push", "-q", "origin", "main")
+    _, _, submitter = origin_with_remote(root, PARAMS, train=3000)
     return root, submitter
 
 

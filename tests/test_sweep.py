@@ -9,9 +9,9 @@ import pytest
 from betavae.errors import BetaVAEError, ParamsError
 from studies.analysis.sweep import (Spread, SweepPoint, compare, compared_pairs, exceeds_pooled_sd, experiment_name,
                                     grid, parse_slice, slice_of, summarize, summary_of_record, sweep_points, verdicts)
-from tests.conftest import REPO, TINY_PARAMS, tiny_dvc_workspace, tool_environment
-from tests.test_experiments import state
-from tests.test_workflows import step, workflow
+from tests.conftest import REPO, TINY_PARAMS, tool_environment
+from tests.helpers import exp_show_state as state
+from tests.helpers import origin_with_remote, runner, step, workflow
 
 
 def test_sweep_points_are_read_from_nested_experiments_and_sorted_by_beta_and_seed():
@@ -142,14 +142,6 @@ def sweep_step(job, name):
     return step(workflow("sweep.yml")["jobs"][job], name)["run"]
 
 
-def runner(env):
-    def run(cwd, *command, extra=None):
-        result = subprocess.run(command, cwd=cwd, env={**env, **(extra or {})}, capture_output=True, text=True)
-        assert result.returncode == 0, f"{command} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-        return result
-    return run
-
-
 @pytest.fixture(scope="module")
 def sliced_sweep(tmp_path_factory):
     """A bare git repository as the shared origin, and two clones that each ran one slice of the sweep with
@@ -157,17 +149,7 @@ def sliced_sweep(tmp_path_factory):
     the same slices again to an S3 bucket: one training serves both remotes."""
     root = tmp_path_factory.mktemp("sweep")
     run = runner(tool_environment())
-    origin, seed_repo, storage = root / "origin.git", root / "seed", root / "dvc-storage"
-    run(root, "git", "init", "-q", "--bare", "--initial-branch=main", str(origin))
-    seed_repo.mkdir()
-    tiny_dvc_workspace(seed_repo, TINY_PARAMS)
-    run(seed_repo, "git", "init", "-q", "-b", "main")
-    run(seed_repo, "dvc", "init", "-q")
-    run(seed_repo, "dvc", "remote", "add", "-d", "shared", str(storage))
-    run(seed_repo, "git", "add", "-A")
-    run(seed_repo, "git", "commit", "-qm", "tiny pipeline")
-    run(seed_repo, "git", "remote", "add", "origin", str(origin))
-    run(seed_repo, "git", "push", "-q", "origin", "main")
+    origin, storage, _ = origin_with_remote(root, TINY_PARAMS)
     for index, name in enumerate(("one", "two"), start=1):
         run(root, "git", "clone", "-q", str(origin), name)
         output = run_slice(run, root / name, index)
@@ -213,6 +195,7 @@ def test_two_slices_on_two_clones_and_a_collector_share_a_sweep_through_a_direct
 
 
 @pytest.mark.slow
+@pytest.mark.s3
 def test_the_same_slices_share_a_sweep_through_an_s3_remote(sliced_sweep, s3_remote):
     """Each slice's clone runs the slice command again with the shared remote pointed at S3: its
     experiments are kept (nothing retrains) and pushed there; a collector pulls them from S3 alone."""

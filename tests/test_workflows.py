@@ -15,17 +15,8 @@ import yaml
 
 from studies.analysis.sweep import grid, slice_of
 from tests.conftest import REPO
-
-WORKFLOWS = REPO / ".github" / "workflows"
-
-
-def workflow(name: str) -> dict:
-    # PyYAML reads the key `on` as True
-    return {("on" if key is True else key): value for key, value in yaml.safe_load((WORKFLOWS / name).read_text()).items()}
-
-
-def step(job: dict, name: str) -> dict:
-    return next(s for s in job["steps"] if s.get("name") == name)
+from tests import helpers
+from tests.helpers import WORKFLOWS, step, workflow
 
 
 def run_lines(job: dict) -> list[str]:
@@ -155,6 +146,7 @@ def test_the_drift_test_notices_a_workflow_command_the_makefile_lacks(tmp_path, 
     check.write_text(check.read_text().replace("run: make check-repro", "run: make check-reproduction"))
     monkeypatch.setattr(sys.modules[__name__], "REPO", copy)
     monkeypatch.setattr(sys.modules[__name__], "WORKFLOWS", copy / ".github" / "workflows")
+    monkeypatch.setattr(helpers, "WORKFLOWS", copy / ".github" / "workflows")
     with pytest.raises(AssertionError, match="make check-reproduction"):
         test_the_check_workflow_runs_what_ci_and_the_readme_run()
 
