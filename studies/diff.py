@@ -1,38 +1,63 @@
-"""Compare the metrics of two runs the way the check judges them: is each difference beyond the seed noise?
+"""Compare two settings metric by metric: which differences exceed the spread between seeds?
 
-    python -m studies.diff HEAD sweep-beta-6-seed-0        # commits, branches, experiment names
-    python -m studies.diff HEAD workspace --md             # the workspace: the files on disk
-    make diff A=HEAD B=<experiment>
+    make diff A=committed B=beta-5.5                 # two seed groups (metrics/groups/NAME.json)
+    python -m studies.diff HEAD beta-5.5 --md        # HEAD: the committed params; their group stands in for its run
+    python -m studies.diff HEAD beta-5.5-seed-0      # a group against one run: the run as one more seed
+    python -m studies.diff seed-1 workspace          # one run against one run (commits, experiments, workspace)
 
-For every compared metric: A, B, the difference B - A, that difference in seed standard deviations, the
-check's tolerance and whether the difference is beyond it. One rule and one code path with `make
-check-repro`: `studies.analysis.reproducibility.judge` with the committed seed spread
-(metrics/seed_spread.json), leaving out a spread seed that is one of the two runs, as the check does.
-The metrics are compared as the check compares them: the per-dimension KL as the KL of the largest units,
-whose order does not matter.
+A side is a seed group (`make group`, studies/seed_group.py), or one run: a commit, branch, experiment name or
+`workspace`. A side that is the committed params (HEAD, say) is replaced by the group `committed` when there
+is one of at least COMMITTED_GROUP_SEEDS seeds on the committed code: a few seeds of the other side then suffice.
 
-The spread was measured at the committed params: it says how far seeds move the metrics there. At other
-settings seeds may move them more or less (docs/reproducibility.md says by how much at β 0.5 and β 10),
-so read a verdict far from the committed params as a guide.
+Per metric: each side's seeds and mean ± sd, the difference of the means with its 95% interval (Welch), the
+difference in pooled seed sd, the ratio of the sides' sd, the probability that a seed of B scores above a seed
+of A with its interval, the adjusted p and the verdict at a family-wise --alpha (0.05) over the metrics tested
+together: a permutation max-t test where both sides have 5 seeds or more, Welch with Holm's correction where
+fewer, a prediction interval for one run against a group (studies/analysis/groups.py). Under the table: the
+difference these seeds resolve at 80% power, and the seeds a side that would resolve the difference seen.
+
+One run against one run is judged by `make check-repro`'s rule (studies.analysis.reproducibility.judge) with the
+committed seed spread: it needs about 9 seed sd to see a difference (docs/comparing.md says why groups).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from betavae.errors import BetaVAEError
-from studies.analysis.calibration import committed_seed
-from studies.analysis.experiments import metrics_paths, read_experiment_json, resolve_rev
-from studies.analysis.reproducibility import FileMetrics, SeedSpread, Verdict, comparable, judge, seed_spread
-from studies.records import REPO
+import yaml
 
-SPREAD = "metrics/seed_spread.json"
+from betavae.errors import BetaVAEError
+from betavae.machine import platform_differences, same_platform_class
+from studies.analysis import comparison
+from studies.analysis.calibration import committed_seed
+from studies.analysis.experiments import SEEDED, git_show, metrics_paths, read_experiment_json, resolve_rev
+from studies.analysis.provenance import committed_inputs, platform_text, stale
+from studies.analysis.reproducibility import (FileMetrics, SeedSpread, Verdict, comparable, flatten, judge,
+                                              seed_spread)
+from studies.records import GROUPS, REPO, SEED_SPREAD, read_record, relative
+
 WORKSPACE = "workspace"
+COMMITTED_GROUP = "committed"
+COMMITTED_GROUP_SEEDS = 10
+SPREAD = relative(SEED_SPREAD)
+
+
+@dataclass(frozen=True)
+class Side:
+    spec: str
+    description: str
+    runs: dict[str, dict[str, Any]]  # {label: comparable metrics}
+    files: dict[str, FileMetrics]  # {label: {metrics file: content}}
+    settings: tuple[str, ...]  # key=value the side sets on top of the committed params
+    platform: dict[str, Any] | None
+    warning: str | None = None
 
 
 def resolve(repo: Path, rev: str) -> str:
@@ -49,6 +74,67 @@ def read_metrics(repo: Path, rev: str) -> FileMetrics:
         else:
             files[path] = read_experiment_json(repo, path, rev)
     return files
+
+
+def _params_of(repo: Path, rev: str) -> dict[str, Any]:
+    text = (repo / "params.yaml").read_text() if rev == WORKSPACE else git_show(repo, f"{rev}:params.yaml")
+    return flatten(yaml.safe_load(text))
+
+
+def own_settings(repo: Path, rev: str) -> tuple[str, ...]:
+    """The params of a run that differ from HEAD's params.yaml, as key=value (its seeds aside)."""
+    mine, committed = _params_of(repo, rev), _params_of(repo, "HEAD")
+    return tuple(sorted(f"{key}={mine.get(key)}" for key in mine.keys() | committed.keys()
+                        if mine.get(key) != committed.get(key) and key not in SEEDED))
+
+
+def group_side(repo: Path, name: str, spec: str | None = None) -> Side:
+    record = read_record(repo / GROUPS.relative_to(REPO) / f"{name}.json")
+    cells = record["cells"]
+    seeds = ", ".join(cells)
+    problem = stale(f"group {name}", record, committed_inputs(repo), record.get("command", "its study"))
+    return Side(spec or name, f"group {name} ({' '.join(record['settings']) or 'the committed params'}): "
+                f"{len(cells)} seeds ({seeds}), {platform_text(record['platform'])}",
+                {seed: comparable(cell["files"]) for seed, cell in cells.items()},
+                {seed: cell["files"] for seed, cell in cells.items()}, tuple(record["settings"]),
+                record["platform"], problem)
+
+
+def run_side(repo: Path, spec: str) -> Side:
+    rev = resolve(repo, spec)
+    files = read_metrics(repo, rev)
+    try:
+        platform = (json.loads((repo / "metrics" / "platform.json").read_text()) if rev == WORKSPACE
+                    else read_experiment_json(repo, "metrics/platform.json", rev))
+    except Exception:  # a revision without a platform record
+        platform = None
+    settings = own_settings(repo, rev)
+    return Side(spec, f"run {spec} ({' '.join(settings) or 'the committed params'})"
+                + (f", {platform_text(platform)}" if platform else ""), {spec: comparable(files)}, {spec: files},
+                settings, platform)
+
+
+def load_side(repo: Path, spec: str) -> Side:
+    """A group by its name, else one run; the committed params' one run gives way to the committed group."""
+    if (repo / GROUPS.relative_to(REPO) / f"{spec}.json").is_file():
+        return group_side(repo, spec)
+    side = run_side(repo, spec)
+    committed = repo / GROUPS.relative_to(REPO) / f"{COMMITTED_GROUP}.json"
+    if not side.settings and committed.is_file():
+        group = group_side(repo, COMMITTED_GROUP, spec)
+        if len(group.runs) >= COMMITTED_GROUP_SEEDS and not group.warning:
+            return Side(spec, f"{group.description}, in place of {spec}'s one run", group.runs, group.files,
+                        group.settings, group.platform)
+    return side
+
+
+def changed_keys(a: Side, b: Side) -> list[str]:
+    """The params keys the two sides set differently."""
+    values = [dict(setting.split("=", 1) for setting in side.settings) for side in (a, b)]
+    return sorted(key for key in values[0].keys() | values[1].keys() if values[0].get(key) != values[1].get(key))
+
+
+# --- One run against one run: the check's rule ------------------------------------------------------------
 
 
 def seed_aware_diff(a: FileMetrics, b: FileMetrics, spread_seeds: dict[str, FileMetrics]) -> tuple[Verdict, SeedSpread]:
@@ -75,40 +161,116 @@ def rows(verdict: Verdict, sd: dict[str, float]) -> list[list[str]]:
 HEADER = ["metric", "A", "B", "B - A", "in seed sd", "tolerance", "beyond seed noise"]
 
 
-def format_rows(table: list[list[str]], markdown: bool) -> str:
+def format_rows(table: list[list[str]], markdown: bool, header: list[str] = HEADER) -> str:
     if markdown:
-        return "\n".join(["| " + " | ".join(HEADER) + " |", "|---" * len(HEADER) + "|"]
+        return "\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
                          + ["| " + " | ".join(cells) + " |" for cells in table])
-    widths = [max(len(cells[i]) for cells in [HEADER, *table]) for i in range(len(HEADER))]
+    widths = [max(len(cells[i]) for cells in [header, *table]) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
-                     for cells in [HEADER, *table])
+                     for cells in [header, *table])
 
 
 def _show(value: Any) -> str:
     return "-" if value is None else f"{value:.5g}" if isinstance(value, float) else str(value)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("a", help="a commit, branch, tag, experiment name, or `workspace`")
-    parser.add_argument("b", help="the same kinds")
-    parser.add_argument("--md", action="store_true", help="a Markdown table")
-    args = parser.parse_args()
-    try:
-        spread_file = json.loads((REPO / SPREAD).read_text())
-        a, b = (read_metrics(REPO, resolve(REPO, rev)) for rev in (args.a, args.b))
-        verdict, spread = seed_aware_diff(a, b, spread_file["seeds"])
-    except (BetaVAEError, OSError) as error:
-        sys.exit(f"error: {error}")
-    except subprocess.CalledProcessError as error:
-        sys.exit(f"error: `{' '.join(map(str, error.cmd))}` failed: {(error.stderr or '').strip()}")
-    print(f"A = {args.a}, B = {args.b}; seed noise from {SPREAD} ({len(spread.seeds)} healthy seeds at the "
+def one_against_one(a: Side, b: Side, markdown: bool) -> None:
+    spread_file = read_record(REPO / SPREAD)
+    verdict, spread = seed_aware_diff(next(iter(a.files.values())), next(iter(b.files.values())),
+                                      spread_file["seeds"])
+    print(f"A = {a.spec}, B = {b.spec}; seed noise from {SPREAD} ({len(spread.seeds)} healthy seeds at the "
           f"committed params), judged as `make check-repro` judges:\n")
-    print(format_rows(rows(verdict, spread.sd), args.md))
+    print(format_rows(rows(verdict, spread.sd), markdown))
     beyond = [row.metric for row in verdict.rows if not row.passed]
     print("\n" + (f"Beyond the seed noise: {', '.join(beyond)}." if beyond else
                   "No difference beyond the seed noise: seeds alone could make these two runs.")
           + (f" {verdict.reason}." if verdict.collapsed else ""))
+    print("One run a side resolves only large differences (about 9 seed sd at 80% power, docs/comparing.md): "
+          "run groups of seeds (make group) to compare settings.")
+
+
+# --- Groups -----------------------------------------------------------------------------------------------
+
+GROUP_HEADER = ["metric", "A mean ± sd", "B mean ± sd", "B - A [95% interval]", "in seed sd", "sd B/A",
+                "P(B > A) [95%]", "p adj.", "beyond seed noise", "resolves at 80%", "seeds a side for B - A"]
+
+
+def _number(value: float | None, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}g}"
+
+
+def _group_cells(row: comparison.Row) -> list[str]:
+    if row.a is None:
+        return [row.metric] + ["-"] * 7 + [row.verdict, "-", "-"]
+    side = [f"{_number(s.mean)} ± {_number(s.sd, 2)}" if s.count > 1 else _number(s.mean) for s in (row.a, row.b)]
+    interval = f" [{_number(row.interval[0], 3)}, {_number(row.interval[1], 3)}]" if row.interval else ""
+    superiority = (f"{row.superiority:.2f} [{row.superiority_interval[0]:.2f}, {row.superiority_interval[1]:.2f}]"
+                   if row.superiority is not None else "-")
+    needed = "-" if row.difference == 0 or row.resolvable is None else (
+        str(row.seeds_needed) if row.seeds_needed else "over 1000")
+    return [row.metric, *side, f"{row.difference:+.3g}{interval}",
+            "-" if row.in_sd is None else f"{row.in_sd:+.2f}",
+            "-" if row.sd_ratio is None else f"{row.sd_ratio:.2g}", superiority,
+            "-" if row.p is None else f"{row.p:.3g}", row.verdict, _number(row.resolvable, 3), needed]
+
+
+def group_comparison(a: Side, b: Side, alpha: float, markdown: bool) -> comparison.Comparison:
+    result = comparison.compare_sides(a.runs, b.runs, changed_keys(a, b), alpha)
+    print(f"A = {a.description}\nB = {b.description}")
+    for side in (a, b):
+        if side.warning:
+            print(f"warning: {side.warning}")
+    if a.platform and b.platform and not same_platform_class(a.platform, b.platform):
+        print(f"warning: the sides ran on different platform classes "
+              f"({'; '.join(platform_differences(a.platform, b.platform))}): every difference includes the platform's")
+    print(f"Test: {result.method}; {len(result.tested)} metrics tested together at a family-wise α = {alpha:g}.\n")
+    print(format_rows([_group_cells(row) for row in result.rows], markdown, GROUP_HEADER))
+    return result
+
+
+def summary_lines(result: comparison.Comparison, a: Side, b: Side) -> list[str]:
+    lines = []
+    if result.method == comparison.TOO_FEW:
+        lines.append(f"Too few seeds to say anything ({len(a.runs)} and {len(b.runs)}): "
+                     f"run more with `make group`.")
+    elif result.beyond:
+        lines.append(f"Beyond the seed noise: {', '.join(result.beyond)}.")
+    else:
+        lines.append("No difference beyond the seed noise at these seeds (see what they resolve, in the table).")
+    untested = [f"{row.metric} ({row.verdict.removeprefix('not tested: ')})" for row in result.rows
+                if row.verdict.startswith("not tested")]
+    if untested:
+        lines.append(f"Not tested: {', '.join(untested)}.")
+    for side, runs in result.collapsed.items():
+        lines.append(f"Collapsed on side {side}: {', '.join(runs)}.")
+    lines.append("'resolves at 80%': the difference these seeds detect 4 times in 5 (Welch, at α/m per metric); "
+                 "'seeds a side': how many on each side would resolve the difference seen.")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("a", help="a seed group, commit, branch, tag, experiment name, or `workspace`")
+    parser.add_argument("b", help="the same kinds")
+    parser.add_argument("--alpha", type=float, default=comparison.FAMILY_WISE_ALPHA,
+                        help="family-wise error rate over the metrics tested together (default 0.05)")
+    parser.add_argument("--md", action="store_true", help="a Markdown table")
+    args = parser.parse_args(argv)
+    if not 0 < args.alpha < 1:
+        parser.error("--alpha must lie between 0 and 1")
+    try:
+        a, b = load_side(REPO, args.a), load_side(REPO, args.b)
+        if len(a.runs) == 1 and len(b.runs) == 1:
+            one_against_one(a, b, args.md)
+        else:
+            result = group_comparison(a, b, args.alpha, args.md)
+            print("\n" + "\n".join(summary_lines(result, a, b)))
+    except (BetaVAEError, OSError) as error:
+        sys.exit(f"error: {error}")
+    except subprocess.CalledProcessError as error:
+        sys.exit(f"error: `{' '.join(map(str, error.cmd))}` failed: {(error.stderr or '').strip()}")
     return 0
 
 

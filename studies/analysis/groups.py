@@ -1,0 +1,189 @@
+"""The statistics of comparing two groups of seeds, metric by metric, from scipy.stats.
+
+For each metric: the difference of the means with Welch's 95% interval (the two sides may have different
+seed sd), the probability that a seed of B scores above a seed of A (Mann-Whitney U / (k_A k_B)) with a
+bootstrap interval, and a verdict that holds a family-wise error rate over every metric tested together:
+
+- both sides with at least PERMUTATION_FROM seeds: a permutation max-t test (Westfall and Young's single
+  step). The seeds of both sides are pooled and dealt out again in every way (or, past EXACT_UP_TO ways, in
+  RESAMPLES random ways); each metric's adjusted p is the share of deals whose largest |Welch t| over all the
+  tested metrics reaches the metric's own |t|. It uses the metrics' correlations, assumes no normal law, and
+  holds the family-wise rate whatever the seeds' distribution, the two sides being exchangeable under "no
+  difference".
+- fewer seeds: Welch's t test per metric, Holm's step-down correction over the metrics.
+- one run against a group: the run as one more draw of the group's law, a prediction interval (t = (x - mean)
+  / (sd sqrt(1 + 1/k)), k - 1 degrees of freedom), Holm over the metrics.
+
+`resolvable_difference` and `seeds_needed` say what a comparison could see: the difference it resolves at
+80% power with these seeds, and the seeds a side it would need for a given difference (Welch's normal-theory
+approximation at the Bonferroni level alpha / m, which the permutation test beats a little).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from math import comb
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+PERMUTATION_FROM = 5  # seeds a side from which the permutation max-t test is used
+EXACT_UP_TO = 20_000  # deals of the pooled seeds enumerated exactly; more are sampled
+RESAMPLES = 9_999
+BOOTSTRAP_RESAMPLES = 2_000
+LEVEL = 0.95  # of the intervals
+POWER = 0.8
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One side's values of one metric."""
+
+    count: int
+    mean: float
+    sd: float  # sample standard deviation (nan for a single value)
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> "Summary":
+        values = np.asarray(values, dtype=float)
+        return cls(len(values), float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan)
+
+
+def welch_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> tuple[float, float, float, float]:
+    """mean(b) - mean(a), its Welch interval (low, high) and degrees of freedom. Two sides without spread
+    give a point interval."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    difference = float(b.mean() - a.mean())
+    if a.var(ddof=1) == 0 and b.var(ddof=1) == 0:
+        return difference, difference, difference, math.inf
+    result = stats.ttest_ind(b, a, equal_var=False)
+    interval = result.confidence_interval(level)
+    return difference, float(interval.low), float(interval.high), float(result.df)
+
+
+def welch_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Welch's t of b against a along the seeds' axis (-2) for each metric (last axis): [..., k, m] -> [..., m].
+    A difference between two sides without spread is infinitely many standard errors; no difference is 0."""
+    difference = b.mean(axis=-2) - a.mean(axis=-2)
+    error = np.sqrt(a.var(axis=-2, ddof=1) / a.shape[-2] + b.var(axis=-2, ddof=1) / b.shape[-2])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = difference / error
+    return np.where(error > 0, t, np.where(difference == 0, 0.0, np.copysign(np.inf, difference)))
+
+
+def permutation_max_t(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """Adjusted p of each metric (columns of a [k_a, m] and b [k_b, m]) by the permutation max-t test."""
+    pooled = np.vstack([a, b])
+    observed = np.abs(welch_t(a, b))
+
+    def largest_t(first: np.ndarray, second: np.ndarray, axis: int = -1) -> np.ndarray:
+        # first, second: indices of the seeds dealt to each side, [..., k]
+        return np.abs(welch_t(pooled[first], pooled[second])).max(axis=-1)
+
+    deals = comb(len(pooled), len(a))
+    result = stats.permutation_test((np.arange(len(a)), np.arange(len(a), len(pooled))), largest_t,
+                                    permutation_type="independent", vectorized=True,
+                                    n_resamples=deals if deals <= EXACT_UP_TO else resamples,
+                                    alternative="greater", random_state=np.random.default_rng(seed))
+    null = result.null_distribution
+    if deals <= EXACT_UP_TO:  # every deal, the observed one among them
+        return np.array([np.mean(null >= t * (1 - 1e-12)) for t in observed])
+    return np.array([(np.sum(null >= t * (1 - 1e-12)) + 1) / (len(null) + 1) for t in observed])
+
+
+def smallest_permutation_p(count_a: int, count_b: int) -> float:
+    """The smallest adjusted p a permutation test of these side sizes can give (the observed deal and, for
+    equal sides, its mirror image reach any |t|)."""
+    deals = comb(count_a + count_b, count_a)
+    return min((2 if count_a == count_b else 1) / deals, 1 / (RESAMPLES + 1) if deals > EXACT_UP_TO else 1.0)
+
+
+def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.var(ddof=1) == 0 and b.var(ddof=1) == 0:
+        return 1.0 if a.mean() == b.mean() else 0.0
+    return float(stats.ttest_ind(b, a, equal_var=False).pvalue)
+
+
+def prediction_p(group: Sequence[float], run: float) -> float:
+    """Two-sided p of one run as one more draw of the group's normal law (a prediction interval's t)."""
+    group = np.asarray(group, float)
+    sd = group.std(ddof=1)
+    if sd == 0:
+        return 1.0 if run == group.mean() else 0.0
+    t = (run - group.mean()) / (sd * math.sqrt(1 + 1 / len(group)))
+    return float(2 * stats.t.sf(abs(t), len(group) - 1))
+
+
+def prediction_interval(difference: float, sd: float, count: int, alpha: float,
+                        level: float = LEVEL, power: float = POWER) -> tuple[tuple[float, float], float]:
+    """For one run against a group of `count` seeds: the interval of run - mean (level), and the difference the
+    prediction test at level alpha resolves with the given power."""
+    scale = sd * math.sqrt(1 + 1 / count)
+    half = stats.t.ppf(0.5 + level / 2, count - 1) * scale
+    resolvable = (stats.t.ppf(1 - alpha / 2, count - 1) + stats.t.ppf(power, count - 1)) * scale
+    return (difference - half, difference + half), resolvable
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p values, in the input's order: the i-th smallest p times (m - i), each at
+    least the one before it, at most 1."""
+    pvalues = np.asarray(pvalues, float)
+    order = np.argsort(pvalues, kind="stable")
+    scaled = pvalues[order] * (len(pvalues) - np.arange(len(pvalues)))
+    adjusted = np.empty_like(pvalues)
+    adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    return adjusted
+
+
+def probability_of_superiority(a: Sequence[float], b: Sequence[float]) -> float:
+    """P(a seed of B scores above a seed of A), ties counting half: Mann-Whitney's U of B / (k_A k_B)."""
+    return float(stats.mannwhitneyu(b, a).statistic / (len(a) * len(b)))
+
+
+def _superiority(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    """probability_of_superiority along the last axis, for many resamples at once: [..., k_a], [..., k_b]."""
+    above = b[..., :, None] > a[..., None, :]
+    ties = b[..., :, None] == a[..., None, :]
+    return (above + 0.5 * ties).mean(axis=(-2, -1))
+
+
+def superiority_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL,
+                         seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of probability_of_superiority, each side resampled on its own."""
+    result = stats.bootstrap((np.asarray(a, float), np.asarray(b, float)), _superiority, paired=False,
+                             vectorized=True,
+                             confidence_level=level, n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",
+                             random_state=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def _welch_df(sd_a: float, sd_b: float, count_a: int, count_b: int) -> float:
+    va, vb = sd_a ** 2 / count_a, sd_b ** 2 / count_b
+    denominator = va ** 2 / (count_a - 1) + vb ** 2 / (count_b - 1)
+    return (va + vb) ** 2 / denominator if denominator > 0 else math.inf
+
+
+def resolvable_difference(sd_a: float, sd_b: float, count_a: int, count_b: int, alpha: float,
+                          power: float = POWER) -> float:
+    """The difference of means a two-sided Welch test at level alpha detects with the given power:
+    (t(1 - alpha/2) + t(power)) times its standard error, on Welch's degrees of freedom."""
+    error = math.sqrt(sd_a ** 2 / count_a + sd_b ** 2 / count_b)
+    df = _welch_df(sd_a, sd_b, count_a, count_b)
+    return (stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * error
+
+
+def seeds_needed(difference: float, sd_a: float, sd_b: float, alpha: float, power: float = POWER,
+                 most: int = 1000) -> int | None:
+    """The fewest seeds a side (the same on both) at which `difference` is resolvable; None past `most`."""
+    def resolves(count: int) -> bool:
+        return resolvable_difference(sd_a, sd_b, count, count, alpha, power) <= abs(difference)
+    if difference == 0 or not resolves(most):
+        return None
+    low, high = 1, most  # resolves(high) holds; the resolvable difference shrinks as the seeds grow
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if resolves(middle) else (middle, high)
+    return high

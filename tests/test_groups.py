@@ -1,0 +1,102 @@
+"""The statistics of comparing groups of seeds, against answers worked out by hand."""
+
+import math
+from itertools import combinations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from studies.analysis.groups import (Summary, holm, permutation_max_t, prediction_interval, prediction_p,
+                                     probability_of_superiority, resolvable_difference, seeds_needed,
+                                     smallest_permutation_p, superiority_interval, welch_interval, welch_p, welch_t)
+
+
+def test_welchs_interval_is_the_difference_plus_minus_t_on_welchs_degrees_of_freedom():
+    a, b = [1.0, 2.0, 3.0], [4.0, 5.0, 7.0]
+    # by hand: means 2 and 16/3, variances 1 and 7/3, standard error sqrt(1/3 + 7/9)
+    va, vb = 1 / 3, (7 / 3) / 3
+    error = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 2)
+    assert df == pytest.approx(3.448275862, rel=1e-9)
+    half = stats.t.ppf(0.975, df) * error
+    difference, low, high, found_df = welch_interval(a, b)
+    assert difference == pytest.approx(16 / 3 - 2)
+    assert (low, high, found_df) == pytest.approx((difference - half, difference + half, df))
+    t = difference / error
+    assert welch_p(a, b) == pytest.approx(2 * stats.t.sf(t, df))
+
+
+def test_sides_without_spread_differ_infinitely_or_not_at_all():
+    a = np.array([[7.0], [7.0]])
+    assert welch_t(a, np.array([[8.0], [8.0]]))[0] == math.inf
+    assert welch_t(a, a.copy())[0] == 0
+    assert welch_p([7, 7], [8, 8]) == 0 and welch_p([7, 7], [7, 7]) == 1
+    assert welch_interval([7, 7], [8, 8])[1:3] == (1, 1)
+
+
+def test_the_exact_permutation_p_of_two_separated_sides_of_three_is_2_in_20():
+    """C(6, 3) = 20 deals; only the observed one and its mirror image reach the observed |t|."""
+    a, b = np.array([[1.0], [2.0], [3.0]]), np.array([[4.0], [5.0], [6.0]])
+    assert permutation_max_t(a, b) == pytest.approx([2 / 20])
+    assert smallest_permutation_p(3, 3) == pytest.approx(2 / 20) and smallest_permutation_p(5, 5) == pytest.approx(2 / 252)
+
+
+def test_the_max_t_p_of_each_metric_is_the_share_of_deals_whose_largest_t_reaches_it():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(4, 3)), rng.normal(size=(4, 3)) + [0, 0.5, 2]
+    pooled = np.vstack([a, b])
+    largest = []
+    for first in combinations(range(8), 4):
+        second = [i for i in range(8) if i not in first]
+        largest.append(np.abs(welch_t(pooled[list(first)], pooled[second])).max())
+    observed = np.abs(welch_t(a, b))
+    expected = [np.mean(np.array(largest) >= t * (1 - 1e-12)) for t in observed]
+    assert permutation_max_t(a, b) == pytest.approx(expected)
+
+
+def test_holm_multiplies_the_ith_smallest_p_by_m_minus_i_and_keeps_the_order():
+    # sorted: 0.01 * 4 = 0.04, 0.03 * 3 = 0.09, 0.04 * 2 = 0.08 -> 0.09 (not below the one before), 0.5 * 1
+    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert holm([0.4, 0.5]) == pytest.approx([0.8, 0.8])
+    assert holm([0.9, 0.01]) == pytest.approx([0.9, 0.02])
+    assert holm([0.6, 0.7]).max() <= 1
+
+
+def test_the_probability_of_superiority_counts_pairs_and_half_the_ties():
+    # pairs (a, b): b > a in 7 of 9, one tie (2, 2)
+    assert probability_of_superiority([1, 2, 3], [2, 5, 6]) == pytest.approx((7 + 0.5) / 9)
+    assert probability_of_superiority([1, 2], [3, 4]) == 1 and probability_of_superiority([3, 4], [1, 2]) == 0
+    from studies.analysis.groups import _superiority
+    many_a, many_b = np.array([[1, 2, 3], [3, 3, 1]]), np.array([[2, 5, 6], [1, 3, 2]])
+    assert _superiority(many_a, many_b) == pytest.approx([probability_of_superiority(x, y)
+                                                          for x, y in zip(many_a, many_b)])
+    low, high = superiority_interval([1, 2, 3, 4, 5], [3, 4, 5, 6, 7])
+    assert 0 <= low <= probability_of_superiority([1, 2, 3, 4, 5], [3, 4, 5, 6, 7]) <= high <= 1
+
+
+def test_one_run_against_a_group_is_one_more_draw_of_its_law():
+    group = [1.0, 2.0, 3.0, 4.0]  # mean 2.5, sd sqrt(5/3)
+    scale = math.sqrt(5 / 3) * math.sqrt(1 + 1 / 4)
+    assert prediction_p(group, 6.0) == pytest.approx(2 * stats.t.sf(3.5 / scale, 3))
+    (low, high), resolvable = prediction_interval(3.5, math.sqrt(5 / 3), 4, alpha=0.05)
+    assert (low + high) / 2 == pytest.approx(3.5) and high - 3.5 == pytest.approx(stats.t.ppf(0.975, 3) * scale)
+    assert resolvable == pytest.approx((stats.t.ppf(0.975, 3) + stats.t.ppf(0.8, 3)) * scale)
+
+
+def test_what_a_comparison_resolves_and_the_seeds_a_difference_needs():
+    alpha = 0.05 / 12
+    resolved = resolvable_difference(1.0, 1.0, 5, 5, alpha)
+    df = 8.0  # equal sd and sizes: Welch's degrees of freedom are k_a + k_b - 2
+    assert resolved == pytest.approx((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(0.8, df)) * math.sqrt(2 / 5))
+    assert resolvable_difference(1.0, 1.0, 10, 10, alpha) < resolved
+    needed = seeds_needed(3.0, 1.0, 1.0, alpha)
+    assert resolvable_difference(1.0, 1.0, needed, needed, alpha) <= 3.0 < resolvable_difference(
+        1.0, 1.0, needed - 1, needed - 1, alpha)
+    assert seeds_needed(0.0, 1.0, 1.0, alpha) is None and seeds_needed(1e-6, 1.0, 1.0, alpha, most=50) is None
+
+
+def test_a_summary_is_the_count_mean_and_sample_sd():
+    summary = Summary.of([1.0, 2.0, 3.0])
+    assert (summary.count, summary.mean, summary.sd) == (3, 2.0, 1.0)
+    assert math.isnan(Summary.of([5.0]).sd)
