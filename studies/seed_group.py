@@ -85,6 +85,13 @@ def _set_key(raw: dict[str, Any], key: str, value: Any) -> None:
 def group_params(repo: Path, settings: Sequence[str]) -> dict[str, Any]:
     """HEAD's params.yaml with the overrides applied as `dvc exp run -S` applies them, checked by the params
     loader: a bad override raises its ParamsError (the key named), before anything runs."""
+    try:
+        return _group_params(repo, settings)
+    except ParamsError as error:
+        raise ParamsError(f"{error}. No cell ran, and params.yaml is as it was") from None
+
+
+def _group_params(repo: Path, settings: Sequence[str]) -> dict[str, Any]:
     committed = git_show(repo, "HEAD:params.yaml")
     for setting in settings:
         key, sep, value = setting.partition("=")
@@ -153,7 +160,7 @@ def check_cell(name: str, cell: dict[str, Any], expected: dict[str, Any], record
                            f"is one platform class; name another group (--name)")
 
 
-def add_cell(path: Path, record: dict[str, Any], seed: int, name: str, rev: str, cell: dict[str, Any],
+def add_cell(record: dict[str, Any], seed: int, name: str, rev: str, cell: dict[str, Any],
              commit: str, minutes: float | None) -> dict[str, Any]:
     """The record with the cell added (and its inputs and platform class, from the first cell)."""
     record.setdefault("inputs", cell["inputs"])
@@ -176,7 +183,7 @@ def record_cell(repo: Path, path: Path, group: str, settings: Sequence[str], see
     with locked(path):
         record = read_record(path) if path.is_file() else new_record(group, settings, held_seeds(expected))
         check_cell(name, cell, expected, record)
-        record = add_cell(path, record, seed, name, rev, cell, head_commit(repo), minutes)
+        record = add_cell(record, seed, name, rev, cell, head_commit(repo), minutes)
         write_record(path, record)
     return record
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from studies.analysis.sweep import experiment_name
+from studies.seed_group import cell_name
 from tests.conftest import TINY_PARAMS
 from tests.helpers import origin_with_remote
 
@@ -77,8 +77,7 @@ def test_a_failed_task_resubmitted_and_a_cancelled_one_resumed_complete_the_swee
     shown += [task["line"] for task in tasks.values()] + [collect["line"]]
     assert tasks["1"]["JobState"] == "COMPLETED" and tasks["2"]["JobState"] == "FAILED"
     why = [line for line in log_of(root, array, 2).splitlines() if line.startswith("error: train.beta")]
-    assert why == ["error: train.beta must be <= 1000000.0, got 5000000.0. No stage ran and every output is as it "
-                   "was; `git show HEAD:params.yaml > params.yaml` puts the committed values back"]
+    assert why == ["error: train.beta must be <= 1000000.0, got 5000000.0. No cell ran, and params.yaml is as it was"]
     assert collect["JobState"] == "CANCELLED" and collect["Reason"] == "DependencyNeverSatisfied"
     assert collect["StartTime"] in ("Unknown", "None") or collect["RunTime"] == "00:00:00"
 
@@ -106,7 +105,7 @@ def test_a_failed_task_resubmitted_and_a_cancelled_one_resumed_complete_the_swee
     assert "resuming from" in log_of(root, array, 2) and "after epoch" in log_of(root, array, 2)
 
     record = json.loads((root / "work" / "collect" / "metrics" / "beta_sweep.json").read_text())
-    cells = {experiment_name(0.5, 0), experiment_name(4.0, 0)}
+    cells = {cell_name("beta-0.5", 0), cell_name("beta-4", 0)}
     assert set(record["runs"]) == cells  # each (β, seed) cell once
     assert [run_["beta"] for run_ in record["runs"].values()].count(4.0) == 1
     trained = [log.read_text().count("Running stage 'train'") for log in (root / "work" / "logs").glob("slice-*_1.out")]

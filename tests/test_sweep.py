@@ -1,30 +1,16 @@
-"""The beta x seeds sweep: its grid and slices, its summary, and real DVC experiments shared across clones."""
+"""The beta x seeds sweep as seed groups: its grid and slices, its summary and verdicts, and real DVC
+experiments shared across clones."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from betavae.errors import BetaVAEError, ParamsError
-from studies.analysis.sweep import (Spread, SweepPoint, compare, compared_pairs, exceeds_pooled_sd, experiment_name,
-                                    grid, parse_slice, slice_of, summarize, summary_of_record, sweep_points, verdicts)
+from betavae.errors import ParamsError
+from studies.analysis.sweep import (Spread, beta_group, cell_metrics, compared_pairs, grid, parse_slice,
+                                    sd_by_beta, sd_ratio_interval, slice_of, summarize, summary_of_record, verdicts)
+from studies.seed_group import cell_name
 from tests.conftest import REPO, TINY_PARAMS, tool_environment
-from tests.helpers import exp_show_state as state
 from tests.helpers import origin_with_remote, runner, step, workflow
-
-
-def test_sweep_points_are_read_from_nested_experiments_and_sorted_by_beta_and_seed():
-    shown = [state("workspace", 5, 1.0),
-             state("abc123", 5, 1.0, experiments=[{"revs": [state("b2s1", 2, 3.0, seed=1)]},
-                                                  {"revs": [state("b2s0", 2, 3.5, seed=0)]},
-                                                  {"revs": [state("b05", 0.5, 9.0)]}])]
-    points = sweep_points(shown, ["b2s1", "b05", "b2s0"])
-    assert [(p.name, p.beta, p.seed, p.kl_nats) for p in points] == [
-        ("b05", 0.5, 0, 9.0), ("b2s0", 2.0, 0, 3.5), ("b2s1", 2.0, 1, 3.0)]
-    assert points[0].rev == "rev-b05"
-    with pytest.raises(BetaVAEError, match="beta-7"):
-        sweep_points(shown, ["beta-7"])
 
 
 def test_the_grid_is_every_beta_with_every_seed_and_slices_share_it_out():
@@ -33,7 +19,12 @@ def test_the_grid_is_every_beta_with_every_seed_and_slices_share_it_out():
     slices = [slice_of(cells, index, 4) for index in range(1, 5)]
     assert sorted(cell for part in slices for cell in part) == sorted(cells)  # each cell exactly once
     assert [len(part) for part in slices] == [2, 2, 1, 1]
-    assert experiment_name(0.5, 2) == "sweep-beta-0.5-seed-2"
+
+
+def test_each_beta_is_a_seed_group_and_the_committed_betas_is_the_committed_group():
+    assert beta_group(5.0, committed_beta=5.0) == ("committed", [])
+    assert beta_group(0.5, committed_beta=5.0) == ("beta-0.5", ["train.beta=0.5"])
+    assert cell_name("beta-0.5", 2) == "beta-0.5-seed-2"
 
 
 @pytest.mark.parametrize("text", ["3/2", "0/2", "1-2", "half"])
@@ -42,74 +33,65 @@ def test_a_bad_slice_is_refused(text):
         parse_slice(text)
 
 
-def point(beta, seed, **metrics):
-    return SweepPoint(f"b{beta}s{seed}", beta, seed, "rev", dict(metrics, kl_per_dimension={"z00": 1.0}))
+def runs(**per_seed):
+    """{seed: eval.json} from {metric: [value per seed]}."""
+    count = len(next(iter(per_seed.values())))
+    return {str(i): {name: values[i] for name, values in per_seed.items()} | {"posterior_collapse": False,
+                                                                             "kl_largest_units": {"1": 1.0}}
+            for i in range(count)}
 
 
-def test_summary_is_the_mean_and_sample_sd_over_seeds_per_beta():
-    points = [point(1.0, s, test_mse=v, kl_nats=10.0) for s, v in enumerate([0.010, 0.012, 0.014])]
-    points += [point(5.0, 0, test_mse=0.02, kl_nats=5.0)]
-    summary = summarize(points)
+def test_summary_is_the_mean_and_sample_sd_over_seeds_per_beta_of_the_numbers():
+    summary = summarize({1.0: runs(test_mse=[0.010, 0.012, 0.014], kl_nats=[10.0] * 3),
+                         5.0: runs(test_mse=[0.02], kl_nats=[5.0])})
     assert summary[1.0]["test_mse"].mean == pytest.approx(0.012)
     assert summary[1.0]["test_mse"].sd == pytest.approx(0.002)  # sample sd, n - 1
     assert summary[1.0]["test_mse"].count == 3 and summary[5.0]["kl_nats"] == Spread(5.0, 0.0, 1)
-    assert "kl_per_dimension" not in summary[1.0]  # dimension d of one seed is not dimension d of another
-
-
-def test_a_difference_counts_only_beyond_two_pooled_seed_sds():
-    assert exceeds_pooled_sd(Spread(1.0, 0.1, 3), Spread(1.5, 0.1, 3))
-    assert not exceeds_pooled_sd(Spread(1.0, 0.1, 3), Spread(1.15, 0.1, 3))
-    summary = {1.0: {"m": Spread(1.0, 0.3, 3), "n": Spread(0.0, 0.0, 3)},
-               5.0: {"m": Spread(1.5, 0.4, 3), "n": Spread(2.0, 0.1, 3)}}
-    rows = {row["metric"]: row for row in compare(summary, 1.0, 5.0)}
-    assert rows["m"]["difference"] == pytest.approx(0.5) and not rows["m"]["exceeds"]
-    assert rows["m"]["spread"] == pytest.approx((0.3 ** 2 / 2 + 0.4 ** 2 / 2) ** 0.5)
-    assert rows["n"]["exceeds"]
-    with pytest.raises(ParamsError, match="beta 2 is not in the sweep"):
-        compare(summary, 1.0, 2.0)
-
-
-def test_the_summary_reads_back_from_the_sweep_record_as_written():
-    points = [point(1.0, s, test_mse=v, kl_nats=10.0) for s, v in enumerate([0.010, 0.012, 0.014])]
-    summary = summarize(points)
+    assert not {"kl_largest_units", "posterior_collapse"} & summary[1.0].keys()
     record = json.loads(json.dumps({"summary": {f"{beta:g}": {name: vars(spread) for name, spread in metrics.items()}
                                                 for beta, metrics in summary.items()}}))
     assert summary_of_record(record) == summary
 
 
-def test_the_verdicts_cover_each_step_of_beta_and_where_udr_clears_chance():
-    summary = {b: {"test_mse": {"mean": m, "sd": 0.001, "count": 3}} for b, m in ((0.5, 0.010), (1.0, 0.0101), (5.0, 0.02))}
+def test_a_group_records_cells_are_read_for_the_sweeps_seeds_only():
+    record = {"cells": {str(seed): {"files": {"metrics/eval.json": {"test_mse": seed}}} for seed in range(10)}}
+    assert cell_metrics(record, [0, 2, 11]) == {"0": {"test_mse": 0}, "2": {"test_mse": 2}}
+
+
+def test_each_step_of_beta_is_judged_by_the_group_diff_and_udr_by_its_interval():
+    by_beta = {0.5: runs(test_mse=[0.0100, 0.0101, 0.0099, 0.0100, 0.0102]),
+               1.0: runs(test_mse=[0.0101, 0.0100, 0.0102, 0.0099, 0.0100]),
+               5.0: runs(test_mse=[0.0200, 0.0201, 0.0199, 0.0202, 0.0200])}
     udr = {"1": {"bootstrap": {"above_chance": [0.01, 0.2]}}, "5": {"bootstrap": {"above_chance": [-0.01, 0.2]}}}
-    record = {"summary": {f"{beta:g}": metrics for beta, metrics in summary.items()}, "udr": udr}
-    found = verdicts(record)
+    found = verdicts(by_beta, udr)
     assert list(found["steps"]) == ["0.5 -> 1", "1 -> 5"]  # 1 -> 5 is a neighbouring pair here already
-    assert not found["steps"]["0.5 -> 1"]["test_mse"]["exceeds"] and found["steps"]["1 -> 5"]["test_mse"]["exceeds"]
-    assert found["steps"]["1 -> 5"]["test_mse"]["difference"] == pytest.approx(0.0099)
+    assert found["steps"]["0.5 -> 1"]["metrics"]["test_mse"]["verdict"] == "no"
+    assert found["steps"]["1 -> 5"]["metrics"]["test_mse"]["verdict"] == "YES"
+    assert found["steps"]["1 -> 5"]["method"] == "permutation max-t"
+    assert found["steps"]["1 -> 5"]["metrics"]["test_mse"]["difference"] == pytest.approx(0.0100)
     assert found["udr_above_chance"] == {"1": True, "5": False}
     assert compared_pairs([0.5, 1.0, 2.0, 5.0, 10.0])[-1] == (1.0, 5.0)
 
 
-def test_the_committed_sweep_records_the_verdicts_of_its_own_numbers():
+def test_the_seed_sd_at_each_beta_is_set_against_the_committed_betas_with_an_f_interval():
+    from scipy import stats
+    low, high = sd_ratio_interval(2.0, 5, 1.0, 10)
+    # by hand: variance ratio 4 over F(4, 9) quantiles
+    assert (low, high) == pytest.approx(((4 / stats.f.ppf(0.975, 4, 9)) ** 0.5, (4 / stats.f.ppf(0.025, 4, 9)) ** 0.5))
+    assert sd_ratio_interval(2.0, 1, 1.0, 10) is None and sd_ratio_interval(2.0, 5, 0.0, 10) is None
+    table = sd_by_beta({5.0: {"m": Spread(1.0, 1.0, 10)}, 10.0: {"m": Spread(3.0, 2.0, 5)}}, 5.0)
+    assert table["10"]["m"]["ratio"] == 2.0 and table["10"]["m"]["interval"] == (low, high)
+
+
+def test_the_committed_sweep_records_the_verdicts_of_its_own_numbers_or_says_it_is_historical():
     record = json.loads((REPO / "metrics" / "beta_sweep.json").read_text())
-    assert record["verdicts"] == json.loads(json.dumps(verdicts(record)))
-
-
-def test_compare_from_the_command_line_says_which_metrics_differ_beyond_the_seed_spread(tmp_path):
-    spreads = {"1": {"test_mse": {"mean": 0.012, "sd": 0.0002, "count": 3},
-                     "kl_nats": {"mean": 6.0, "sd": 0.5, "count": 3}},
-               "5": {"test_mse": {"mean": 0.017, "sd": 0.0003, "count": 3},
-                     "kl_nats": {"mean": 6.4, "sd": 0.4, "count": 3}}}
-    record = tmp_path / "sweep.json"
-    record.write_text(json.dumps({"summary": spreads}))
-    command = [sys.executable, "-m", "studies.beta_sweep", "--output", str(record), "--compare"]
-    shown = subprocess.run([*command, "1", "5"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    lines = {line.split()[0]: line for line in shown.splitlines()[2:]}
-    assert lines["test_mse"].endswith("yes") and lines["kl_nats"].endswith("no: within seed spread")
-    missing = subprocess.run([*command, "1", "2"], cwd=REPO, capture_output=True, text=True)
-    assert missing.returncode == 1 and "beta 2 is not in the sweep" in missing.stderr
-    absent = subprocess.run([*command[:4], str(tmp_path / "none.json"), "--compare", "1", "5"], cwd=REPO,
-                            capture_output=True, text=True)
-    assert absent.returncode == 1 and "run the sweep first" in absent.stderr
+    if "historical" in record:
+        assert "sd_by_beta" not in record
+        return
+    by_beta = {}
+    for run in record["runs"].values():
+        by_beta.setdefault(run["beta"], {})[str(run["seed"])] = run["metrics"]
+    assert record["verdicts"] == json.loads(json.dumps(verdicts(by_beta, record["udr"])))
 
 
 @pytest.fixture(scope="module")
@@ -172,8 +154,12 @@ def collect_and_check(root, origin, name, run, remote_settings=None):
     result = run(collector, "bash", "-eo", "pipefail", "-c", sweep_step("collect", "Pull every slice and summarise"),
                  extra=SWEEP_INPUTS)
     record = json.loads((collector / "metrics" / "beta_sweep.json").read_text())
-    names = {experiment_name(beta, seed) for beta in (0.5, 4.0) for seed in (0, 1)}
+    committed_beta = TINY_PARAMS["train"]["beta"]
+    names = {cell_name(beta_group(beta, committed_beta)[0], seed) for beta in (0.5, 4.0) for seed in (0, 1)}
     assert set(record["runs"]) == names, result.stdout
+    for group in ("beta-0.5", "beta-4"):  # the collector recorded every slice's cells in their groups
+        cells = json.loads((collector / "metrics" / "groups" / f"{group}.json").read_text())["cells"]
+        assert set(cells) == {"0", "1"}
     assert all("test_mse" in run_["metrics"] and "precision" in run_["platform"] for run_ in record["runs"].values())
     assert set(record["summary"]) == {"0.5", "4"} and record["summary"]["4"]["test_mse"]["count"] == 2
     assert set(record["udr"]) == {"0.5", "4"} and all(0 <= u["udr"] <= 1 for u in record["udr"].values())
@@ -206,6 +192,6 @@ def test_the_same_slices_share_a_sweep_through_an_s3_remote(sliced_sweep, s3_rem
         for key, value in s3.items():
             run(root / name, "dvc", "remote", "modify", "--local", "shared", key, value)
         output = run_slice(run, root / name, index)
-        assert "ran before on this commit and are kept" in output and "Running stage" not in output
+        assert "0 cells to train" in output and "Running stage" not in output
     assert stored_objects() > 0
     collect_and_check(root, origin, "collector-s3", run, s3)

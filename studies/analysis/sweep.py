@@ -1,40 +1,21 @@
-"""A beta x seeds sweep as DVC experiments: the grid and its slices, the sweep's points read back from
-`dvc exp show --json`, and their mean and spread per beta.
-
-Two betas differ in a metric when their means differ by more than POOLED_SD_MULTIPLE pooled seed standard
-deviations (`exceeds_pooled_sd`): a descriptive rule for the sweep's tables, not the calibrated test of
-`studies.analysis.reproducibility` (docs/reproducibility.md, "Two rules")."""
+"""A beta x seeds sweep as seed groups: the grid and its slices, each beta's group, and what the sweep concludes
+from the groups' records (mean and sd per beta, each step of beta by the group diff, the seed sd against the
+committed beta's with its interval)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from statistics import mean, stdev
-from typing import Any
+from typing import Any, Mapping
+
+from scipy import stats
 
 from betavae.errors import ParamsError
-from studies.analysis.experiments import experiment_results
+from studies.analysis import comparison
+from studies.analysis.reproducibility import comparable
 
-POOLED_SD_MULTIPLE = 2.0
-
-
-@dataclass(frozen=True)
-class SweepPoint:
-    """One experiment of a sweep: its beta, seed, git commit and metrics/eval.json (only valid metrics)."""
-
-    name: str
-    beta: float
-    seed: int
-    rev: str
-    metrics: dict[str, Any]
-
-    @property
-    def kl_nats(self) -> float:
-        return self.metrics["kl_nats"]
-
-    @property
-    def test_mse(self) -> float:
-        return self.metrics["test_mse"]
+LEVEL = 0.95
 
 
 @dataclass(frozen=True)
@@ -44,10 +25,6 @@ class Spread:
     mean: float
     sd: float  # sample standard deviation over seeds (0 for one seed)
     count: int
-
-
-def experiment_name(beta: float, seed: int) -> str:
-    return f"sweep-beta-{beta:g}-seed-{seed}"
 
 
 def grid(betas: list[float], seeds: list[int]) -> list[tuple[float, int]]:
@@ -71,26 +48,30 @@ def slice_of(cells: list[tuple[float, int]], index: int, count: int) -> list[tup
     return cells[index - 1::count]
 
 
-def sweep_points(exp_show_json: list[dict[str, Any]], names: list[str]) -> list[SweepPoint]:
-    """The named experiments' beta, seed and test metrics, sorted by beta, then seed."""
-    results = experiment_results(exp_show_json, names)
-    points = [SweepPoint(name, float(result["params"]["train"]["beta"]), int(result["params"]["train"]["seed"]),
-                         result["rev"], result["metrics"]) for name, result in results.items()]
-    return sorted(points, key=lambda point: (point.beta, point.seed))
+def beta_group(beta: float, committed_beta: float) -> tuple[str, list[str]]:
+    """The seed group of a beta and its -S settings: the committed beta's is the group `committed`."""
+    if beta == committed_beta:
+        return "committed", []
+    return f"beta-{beta:g}", [f"train.beta={beta:g}"]
 
 
-def summarize(points: list[SweepPoint]) -> dict[float, dict[str, Spread]]:
-    """Mean and standard deviation over seeds of every number in eval.json, per beta.
+def cell_metrics(record: Mapping[str, Any], seeds: list[int]) -> dict[str, dict[str, Any]]:
+    """{seed: metrics/eval.json} of the group record's cells among `seeds`."""
+    return {str(seed): record["cells"][str(seed)]["files"]["metrics/eval.json"] for seed in seeds
+            if str(seed) in record["cells"]}
 
-    The KL per latent dimension is left out: dimension d of one seed is not dimension d of another.
-    """
-    by_beta: dict[float, list[SweepPoint]] = {}
-    for point in points:
-        by_beta.setdefault(point.beta, []).append(point)
+
+def _spread(values: list[float]) -> Spread:
+    return Spread(mean(values), stdev(values) if len(values) > 1 else 0.0, len(values))
+
+
+def summarize(by_beta: Mapping[float, Mapping[str, Mapping[str, Any]]]) -> dict[float, dict[str, Spread]]:
+    """Mean and sd over seeds of every number in eval.json, per beta ({beta: {seed: eval.json}})."""
     summary = {}
-    for beta, group in sorted(by_beta.items()):
-        names = [name for name, value in group[0].metrics.items() if isinstance(value, (int, float))]
-        summary[beta] = {name: _spread([float(point.metrics[name]) for point in group]) for name in names}
+    for beta, runs in sorted(by_beta.items()):
+        first = next(iter(runs.values()))
+        names = [name for name, value in first.items() if isinstance(value, (int, float)) and not isinstance(value, bool)]
+        summary[beta] = {name: _spread([float(run[name]) for run in runs.values()]) for name in names}
     return summary
 
 
@@ -98,33 +79,6 @@ def summary_of_record(record: dict[str, Any]) -> dict[float, dict[str, Spread]]:
     """The summary back out of metrics/beta_sweep.json (its "summary": {beta: {metric: mean, sd, count}})."""
     return {float(beta): {name: Spread(**spread) for name, spread in metrics.items()}
             for beta, metrics in record["summary"].items()}
-
-
-def _spread(values: list[float]) -> Spread:
-    return Spread(mean(values), stdev(values) if len(values) > 1 else 0.0, len(values))
-
-
-def pooled_sd(a: Spread, b: Spread) -> float:
-    """The pooled seed standard deviation of two betas' values of one metric."""
-    return math.sqrt((a.sd ** 2 + b.sd ** 2) / 2)
-
-
-def exceeds_pooled_sd(a: Spread, b: Spread) -> bool:
-    """Whether the difference of the means is larger than POOLED_SD_MULTIPLE pooled seed standard deviations."""
-    return abs(b.mean - a.mean) > POOLED_SD_MULTIPLE * pooled_sd(a, b)
-
-
-def compare(summary: dict[float, dict[str, Spread]], beta_a: float, beta_b: float) -> list[dict[str, Any]]:
-    """Per metric both betas share: both means, the difference, the seed spread, and whether it counts."""
-    for beta in (beta_a, beta_b):
-        if beta not in summary:
-            raise ParamsError(f"beta {beta:g} is not in the sweep ({', '.join(f'{b:g}' for b in summary)})")
-    rows = []
-    for name in summary[beta_a].keys() & summary[beta_b].keys():
-        a, b = summary[beta_a][name], summary[beta_b][name]
-        rows.append({"metric": name, "a": a, "b": b, "difference": b.mean - a.mean, "spread": pooled_sd(a, b),
-                     "exceeds": exceeds_pooled_sd(a, b)})
-    return sorted(rows, key=lambda row: row["metric"])
 
 
 def compared_pairs(betas: list[float]) -> list[tuple[float, float]]:
@@ -137,14 +91,42 @@ def compared_pairs(betas: list[float]) -> list[tuple[float, float]]:
     return pairs
 
 
-def verdicts(record: dict[str, Any]) -> dict[str, Any]:
-    """What the sweep concludes from its record: per beta step and metric, the difference of the means and
-    whether it exceeds POOLED_SD_MULTIPLE pooled seed sd; per beta, whether UDR's bootstrap interval over seeds
-    lies above its chance level."""
-    summary = summary_of_record(record)
-    steps = {f"{a:g} -> {b:g}": {row["metric"]: {"difference": row["difference"], "pooled_sd": row["spread"],
-                                                  "exceeds": row["exceeds"]} for row in compare(summary, a, b)}
-             for a, b in compared_pairs(list(summary))}
-    udr_clear = {beta: scores["bootstrap"]["above_chance"][0] > 0 for beta, scores in record["udr"].items()}
-    return {"rule": f"a difference counts where it exceeds {POOLED_SD_MULTIPLE:g} pooled seed sd",
-            "steps": steps, "udr_above_chance": udr_clear}
+def step_verdict(a: Mapping[str, Mapping[str, Any]], b: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One step of beta judged by the group diff (train.beta is the changed param): its test and, per metric,
+    the difference of means, its interval, the adjusted p and the verdict."""
+    result = comparison.compare_sides({seed: comparable({"eval": run}) for seed, run in a.items()},
+                                      {seed: comparable({"eval": run}) for seed, run in b.items()}, ["train.beta"])
+    return {"method": result.method, "alpha": result.alpha, "tested": len(result.tested),
+            "metrics": {row.metric: {"difference": row.difference, "interval": row.interval, "p": row.p,
+                                     "verdict": row.verdict} for row in result.rows if row.a is not None}}
+
+
+def sd_ratio_interval(sd: float, count: int, base_sd: float, base_count: int,
+                      level: float = LEVEL) -> tuple[float, float] | None:
+    """The interval of the ratio of two seed sds from their samples: F(count - 1, base_count - 1) for the ratio
+    of variances, normal seeds assumed."""
+    if not sd or not base_sd or count < 2 or base_count < 2:
+        return None
+    observed = (sd / base_sd) ** 2
+    tail = (1 - level) / 2
+    high_f, low_f = stats.f.ppf(1 - tail, count - 1, base_count - 1), stats.f.ppf(tail, count - 1, base_count - 1)
+    return math.sqrt(observed / high_f), math.sqrt(observed / low_f)
+
+
+def sd_by_beta(summary: Mapping[float, Mapping[str, Spread]], committed_beta: float) -> dict[str, Any]:
+    """Per beta and metric: the seed sd, its ratio to the committed beta's and that ratio's interval."""
+    base = summary[committed_beta]
+    return {f"{beta:g}": {name: {"sd": spread.sd, "count": spread.count,
+                                 "ratio": spread.sd / base[name].sd if base[name].sd else None,
+                                 "interval": sd_ratio_interval(spread.sd, spread.count, base[name].sd, base[name].count)}
+                          for name, spread in metrics.items() if name in base}
+            for beta, metrics in summary.items()}
+
+
+def verdicts(by_beta: Mapping[float, Mapping[str, Mapping[str, Any]]], udr: Mapping[str, Any]) -> dict[str, Any]:
+    """What the sweep concludes: each step of beta by the group diff; per beta, whether UDR's bootstrap interval
+    over seeds lies above its chance level."""
+    steps = {f"{a:g} -> {b:g}": step_verdict(by_beta[a], by_beta[b]) for a, b in compared_pairs(list(by_beta))}
+    return {"rule": "the group diff (make diff): a permutation max-t test over the metrics, family-wise 5%",
+            "steps": steps,
+            "udr_above_chance": {beta: scores["bootstrap"]["above_chance"][0] > 0 for beta, scores in udr.items()}}

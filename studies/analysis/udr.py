@@ -150,12 +150,27 @@ def bootstrap_over_seeds(pair_scores: dict[tuple[int, int], float], pair_chance:
 def udr_with_chance(representations: list[tuple[torch.Tensor, torch.Tensor]], rotations: int = CHANCE_ROTATIONS,
                     draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> dict:
     """udr() with, per pair, its chance level, and for UDR, chance and UDR − chance a bootstrap interval over seeds."""
-    result = udr(representations)
     pairs = list(combinations(range(len(representations)), 2))
-    scores = {pair: result["pair_scores"][f"{pair[0]}-{pair[1]}"] for pair in pairs}
+    scores = {(i, j): pair_score(*representations[i], *representations[j]) for i, j in pairs}
     chance = {(i, j): chance_pair_score(*representations[i], *representations[j], rotations=rotations, seed=seed)
               for i, j in pairs}
-    above = {pair: scores[pair] - chance[pair] for pair in pairs}
-    return {**result, "chance": median(chance.values()), "above_chance": median(above.values()),
+    return udr_from_pairs(scores, chance, len(representations), draws, seed)
+
+
+def udr_from_pairs(scores: dict[tuple[int, int], float], chance: dict[tuple[int, int], float], count: int,
+                   draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> dict:
+    """UDR, its chance level and UDR − chance of `count` models from every pair's score and chance score (pairs
+    (i, j), i < j): the medians over pairs, each model's median, and bootstrap intervals over seeds. A seed
+    group records its pairs as each model is trained (studies/seed_group.py); this puts them together."""
+    if count < 2:
+        raise ValueError("UDR compares models with each other: it needs at least two")
+    missing = [pair for pair in combinations(range(count), 2) if pair not in scores or pair not in chance]
+    if missing:
+        raise ValueError(f"UDR needs every pair of the {count} models; missing {missing[:3]}")
+    models = [median(score for pair, score in scores.items() if i in pair) for i in range(count)]
+    above = {pair: scores[pair] - chance[pair] for pair in scores}
+    return {"udr": median(scores.values()), "model_scores": models,
+            "pair_scores": {f"{i}-{j}": score for (i, j), score in scores.items()},
+            "chance": median(chance.values()), "above_chance": median(above.values()),
             "pair_chance": {f"{i}-{j}": value for (i, j), value in chance.items()},
-            "bootstrap": bootstrap_over_seeds(scores, chance, len(representations), draws, seed)}
+            "bootstrap": bootstrap_over_seeds(scores, chance, count, draws, seed)}
