@@ -2,6 +2,7 @@
 
     make diff A=committed B=beta-5.5                 # two seed groups (metrics/groups/NAME.json)
     python -m studies.diff HEAD beta-5.5 --md        # HEAD: the committed params; their group stands in for its run
+    python -m studies.diff committed:0-4 beta-10     # some of a group's seeds (0-4, or 0,2,5)
     python -m studies.diff HEAD beta-5.5-seed-0      # a group against one run: the run as one more seed
     python -m studies.diff seed-1 workspace          # one run against one run (commits, experiments, workspace)
 
@@ -88,9 +89,27 @@ def own_settings(repo: Path, rev: str) -> tuple[str, ...]:
                         if mine.get(key) != committed.get(key) and key not in SEEDED))
 
 
-def group_side(repo: Path, name: str, spec: str | None = None) -> Side:
+def parse_group_spec(spec: str) -> tuple[str, list[str] | None]:
+    """NAME, or NAME:SEEDS with SEEDS as 0-4 or 0,2,5: a group and, optionally, some of its seeds."""
+    name, _, seeds = spec.partition(":")
+    if not seeds:
+        return name, None
+    chosen = []
+    for part in seeds.split(","):
+        first, _, last = part.partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            raise BetaVAEError(f"{spec!r}: give a group's seeds as NAME:0-4 or NAME:0,2,5")
+        chosen += [str(seed) for seed in range(int(first), int(last or first) + 1)]
+    return name, chosen
+
+
+def group_side(repo: Path, name: str, spec: str | None = None, seeds: list[str] | None = None) -> Side:
     record = read_record(repo / GROUPS.relative_to(REPO) / f"{name}.json")
-    cells = record["cells"]
+    cells = record["cells"] if seeds is None else {seed: record["cells"][seed] for seed in seeds
+                                                   if seed in record["cells"]}
+    if seeds is not None and len(cells) < len(seeds):
+        missing = sorted(set(seeds) - set(cells), key=int)
+        raise BetaVAEError(f"group {name} has no cell of seed {', '.join(missing)}")
     seeds = ", ".join(cells)
     problem = stale(f"group {name}", record, committed_inputs(repo), record.get("command", "its study"))
     return Side(spec or name, f"group {name} ({' '.join(record['settings']) or 'the committed params'}): "
@@ -115,9 +134,11 @@ def run_side(repo: Path, spec: str) -> Side:
 
 
 def load_side(repo: Path, spec: str) -> Side:
-    """A group by its name, else one run; the committed params' one run gives way to the committed group."""
-    if (repo / GROUPS.relative_to(REPO) / f"{spec}.json").is_file():
-        return group_side(repo, spec)
+    """A group by its name (NAME:0-4 for some of its seeds), else one run; the committed params' one run gives
+    way to the committed group."""
+    name, seeds = parse_group_spec(spec)
+    if (repo / GROUPS.relative_to(REPO) / f"{name}.json").is_file():
+        return group_side(repo, name, spec, seeds)
     side = run_side(repo, spec)
     committed = repo / GROUPS.relative_to(REPO) / f"{COMMITTED_GROUP}.json"
     if not side.settings and committed.is_file():
@@ -252,7 +273,8 @@ def summary_lines(result: comparison.Comparison, a: Side, b: Side) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("a", help="a seed group, commit, branch, tag, experiment name, or `workspace`")
+    parser.add_argument("a", help="a seed group (NAME, or NAME:0-4 for some seeds), commit, branch, tag, "
+                                  "experiment name, or `workspace`")
     parser.add_argument("b", help="the same kinds")
     parser.add_argument("--alpha", type=float, default=comparison.FAMILY_WISE_ALPHA,
                         help="family-wise error rate over the metrics tested together (default 0.05)")
