@@ -21,6 +21,7 @@ import argparse
 import math
 import sys
 from itertools import combinations
+from statistics import stdev
 from typing import Any
 
 from scipy import optimize, stats
@@ -28,7 +29,7 @@ from scipy import optimize, stats
 from betavae.errors import BetaVAEError
 from studies.analysis import comparison
 from studies.analysis.provenance import source
-from studies.analysis.reproducibility import critical_t
+from studies.analysis.reproducibility import comparable, critical_t
 from studies.diff import Side, changed_keys, load_side, parse_group_spec
 from studies.records import GROUP_ERRORS, REPO, SEED_SPREAD, command, read_record, relative, write_record
 
@@ -179,7 +180,29 @@ def errors_table() -> str:
     return "\n".join(lines)
 
 
-TABLES = {"group-errors": errors_table}
+NOISE_SHOWN = ("test_mse", "kl_nats", "knn_accuracy", "linear_probe_accuracy", "frechet_classifier_reconstructions",
+               "frechet_classifier_samples", "classifier_test_accuracy")
+
+
+def instrument_noise_table() -> str:
+    """The seed sd of each metric with the classifier and evaluate seeds varied (the seed spread) and held
+    (the committed group): what holding the instrument removes."""
+    committed = REPO / "metrics" / "groups" / "committed.json"
+    if not committed.is_file():
+        return "No committed group yet: `make group SEEDS=\"0 1 2 3 4 5 6 7 8 9\"` records it."
+    group, spread = read_record(committed), read_record(SEED_SPREAD)
+    held = [comparable(cell["files"]) for cell in group["cells"].values()]
+    varied = [comparable(files) for files in spread["seeds"].values()]
+    lines = [f"Varied: `{relative(SEED_SPREAD)}`, {len(varied)} seeds. {source(spread)} Held: the committed group, "
+             f"{len(held)} seeds. {source(group)}", "",
+             "| metric | seed sd, classifier and evaluate seeds varied | seed sd, held |", "|---|---|---|"]
+    for name in NOISE_SHOWN:
+        sd = [stdev(float(run[name]) for run in runs) if len(runs) > 1 else math.nan for runs in (varied, held)]
+        lines.append(f"| {name} | {sd[0]:.3g} | {sd[1]:.3g} |")
+    return "\n".join(lines)
+
+
+TABLES = {"group-errors": errors_table, "instrument-noise": instrument_noise_table}
 
 
 if __name__ == "__main__":
