@@ -28,13 +28,11 @@ import sys
 from pathlib import Path
 from statistics import mean, stdev
 
-from betavae.params import load_params
 from studies.analysis.calibration import spread_tolerances
 from studies.analysis.experiments import (SEEDED, exp_show, experiment_inputs, experiment_results, head_commit,
                                           read_experiment_json, run_experiments, seed_settings)
 from studies.analysis.provenance import source
-from studies.analysis.reproducibility import comparable
-from studies.records import (PARAMS, REPO, SEED_SPREAD, SEED_SPREAD_AVX2, command, committed_results, read_record,
+from studies.records import (REPO, SEED_SPREAD, SEED_SPREAD_AVX2, command, committed_results, read_record,
                              relative, write_record)
 
 AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
@@ -112,10 +110,10 @@ def _number(value: object) -> str:
 
 
 def seed_spread_table() -> str:
-    """Every seed's compared metrics, and the mean, sd and tolerance the seed spread recorded for the check."""
+    """The mean, sd and tolerance the seed spread recorded for the check, per compared metric (every seed's
+    values are in the record)."""
     spread_file = read_record(SEED_SPREAD)
     check = spread_file["check"]
-    runs = {seed: comparable(files) for seed, files in spread_file["seeds"].items()}
     own = check["committed_seed"]
     lines = [f"{source(spread_file)} Varied together: {', '.join(spread_file['varied'])}. Collapsed seeds: "
              f"{', '.join(check['collapsed_seeds']) or 'none'}. The tolerances are the check's on this commit: sd "
@@ -123,36 +121,29 @@ def seed_spread_table() -> str:
              + (f" (seed {own})" if own else "") + f", {check['metrics_tested']} metrics tested together, so "
              f"t = {check['critical_t']:.3g} ({check['degrees_of_freedom']} degrees of freedom) and tolerance = "
              f"{check['critical_t']:.3g} × √2 × sd.", "",
-             "| metric | " + " | ".join(f"seed {seed}" for seed in runs) + " | mean | sd | tolerance |",
-             "|---" * (len(runs) + 4) + "|"]
+             "| metric | mean | sd | tolerance |", "|---|---|---|---|"]
     for metric, row in check["metrics"].items():
-        cells = [_number(run[metric]) for run in runs.values()]
-        cells += [f"{row['mean']:.5g}", f"{row['sd']:.3g}", f"{row['tolerance']:.3g}"]
-        lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+        lines.append(f"| {metric} | {row['mean']:.5g} | {row['sd']:.3g} | {row['tolerance']:.3g} |")
     return "\n".join(lines)
 
 
 def collapse_check_table() -> str:
-    """Test MSE, KL and active units of every seed in both seed-spread files (native and AVX2 kernels)."""
-    latent_dim = load_params(PARAMS).model.latent_dim
-    lines = []
+    """Per seed-spread record (native and AVX2 kernels): which seeds collapsed, and test MSE, KL and active
+    units over the healthy ones (every seed's values are in the records)."""
+    lines = ["| record | seeds | collapsed | test MSE | KL [nats] | active units |", "|---|---|---|---|---|---|"]
+    sources = []
     for path in (SEED_SPREAD, SEED_SPREAD_AVX2):
         record = read_record(path)
         pinned = " ".join(f"{key}={value}" for key, value in record.get("environment", {}).items())
-        collapsed = [seed for seed, files in record["seeds"].items() if files["metrics/eval.json"]["posterior_collapse"]]
-        lines += [f"{source(record)}" + (f" Kernels pinned: {pinned}." if pinned else "")
-                  + f" {len(collapsed)} of {len(record['seeds'])} seeds collapsed.", "",
-                  "| seed | test MSE | KL [nats] | active units | collapsed |", "|---|---|---|---|---|"]
-        for seed, files in record["seeds"].items():
-            metrics = files["metrics/eval.json"]
-            lines.append(f"| {seed} | {metrics['test_mse']:.5f} | {metrics['kl_nats']:.3g} | "
-                         f"{metrics['active_units']} of {latent_dim} | "
-                         f"{'**yes**' if metrics['posterior_collapse'] else 'no'} |")
-        healthy = [files["metrics/eval.json"] for seed, files in record["seeds"].items() if seed not in collapsed]
-        summary = ", ".join(f"{name} {mean(run[name] for run in healthy):.4g} ± {stdev(run[name] for run in healthy):.2g}"
-                            for name in ("test_mse", "kl_nats", "active_units"))
-        lines += ["", f"Mean ± sample sd over the {len(healthy)} healthy seeds: {summary}.", ""]
-    return "\n".join(lines[:-1])
+        runs = record["seeds"]
+        collapsed = [seed for seed, files in runs.items() if files["metrics/eval.json"]["posterior_collapse"]]
+        healthy = [files["metrics/eval.json"] for seed, files in runs.items() if seed not in collapsed]
+        cells = [f"{mean(run[name] for run in healthy):.4g} ± {stdev(run[name] for run in healthy):.2g}"
+                 for name in ("test_mse", "kl_nats", "active_units")]
+        lines.append(f"| `{relative(path)}` | {', '.join(runs)} | {', '.join(collapsed) or 'none'} | "
+                     + " | ".join(cells) + " |")
+        sources.append(f"- `{relative(path)}`: {source(record)}" + (f" Kernels pinned: {pinned}." if pinned else ""))
+    return "\n".join(lines + [""] + sources)
 
 
 TABLES = {"seed-spread": seed_spread_table, "collapse-check": collapse_check_table}

@@ -81,20 +81,5 @@ def main() -> None:
           f"{args.workdir / 'logs'}; `scontrol show job {array}` follows them")
 
 
-# --- Its block in the docs -------------------------------------------------------------------------------
-
-
-def slurm_scripts() -> str:
-    """The SLURM batch scripts as they are in studies/slurm/, so the page cannot drift from them."""
-    blocks = []
-    for name in ("slice.sh", "collect.sh"):
-        text = (REPO / "studies" / "slurm" / name).read_text().rstrip()
-        blocks += [f"`studies/slurm/{name}`:", "", "```bash", text, "```", ""]
-    return "\n".join(blocks[:-1])
-
-
-TABLES = {"slurm-scripts": slurm_scripts}
-
-
 if __name__ == "__main__":
     main()

@@ -57,3 +57,7 @@ def test_local_links_and_images_resolve(page):
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text()):
         if not target.startswith("http"):
             assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+
+
+def test_the_docs_stay_short_enough_to_read():
+    assert sum(len(page.read_bytes()) for page in (REPO / "docs").glob("*.md")) <= 60 * 1024

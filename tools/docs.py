@@ -16,8 +16,7 @@ import sys
 from typing import Callable
 
 from benchmarks import train_speed
-from studies import (beta_sweep, check_proof, estimate_nll, group_errors, likelihood_options, seed_spread,
-                     slurm_sweep)
+from studies import beta_sweep, check_proof, estimate_nll, group_errors, likelihood_options, seed_spread
 from studies.analysis.provenance import stale_records
 from tools import mutation, page_commands, pipeline_tables
 from tools.page_commands import PAGES, REPO
@@ -25,7 +24,7 @@ from tools.page_commands import PAGES, REPO
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end -->)", re.DOTALL)
 GENERATORS: dict[str, Callable[[], str]] = {
     **pipeline_tables.TABLES, **seed_spread.TABLES, **check_proof.TABLES, **beta_sweep.TABLES, **group_errors.TABLES,
-    **likelihood_options.TABLES, **estimate_nll.TABLES, **slurm_sweep.TABLES, **train_speed.TABLES,
+    **likelihood_options.TABLES, **estimate_nll.TABLES, **train_speed.TABLES,
     **mutation.TABLES,
 }
 

@@ -364,15 +364,14 @@ def _md5(path: str) -> str | None:
 def mutation_summary() -> str:
     """Per module: its tests, mutants, killed, survived (each equivalent, or not), incompetent, and the run."""
     record = json.loads(RECORD.read_text())
-    lines = ["| module | tests run (the fast ones) | mutants | killed | survived: equivalent "
-             "| survived: unexplained | incompetent | minutes |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| module | mutants | killed | survived: equivalent "
+             "| survived: unexplained | incompetent | minutes |", "|---|---:|---:|---:|---:|---:|---:|"]
     for module, result in record["modules"].items():
         unexplained = sum(1 for survivor in result["survivors"] if survivor["why"] is None)
-        tests = ", ".join(f"`{Path(test).name}`" for test in result["tests"])
-        lines.append(f"| `{module}` | {tests} | {result['mutants']} | {result['killed']} | "
+        lines.append(f"| `{module}` | {result['mutants']} | {result['killed']} | "
                      f"{result['survived'] - unexplained} | {unexplained} | {result['incompetent']} | "
                      f"{result['seconds'] / 60:.1f} |")
-    lines.append(f"| **all** | | **{record['mutants']}** | **{record['killed']}** | "
+    lines.append(f"| **all** | **{record['mutants']}** | **{record['killed']}** | "
                  f"**{record['survived'] - record['unexplained']}** | **{record['unexplained']}** | "
                  f"**{record['incompetent']}** | |")
     machine = record["machine"]
@@ -402,23 +401,21 @@ def _cell(text: str) -> str:
 
 
 def mutation_survivors() -> str:
-    """Every surviving mutant, grouped by module, line and reason: what changed, and why nothing notices; those in
-    type annotations in one row per module."""
+    """The surviving mutants outside type annotations, grouped by module, line and reason: what changed, and why
+    nothing notices. Those in annotations are counted in the summary and listed in the record."""
     record = json.loads(RECORD.read_text())
-    lines = ["| module | line | unmutated | mutants | why it changes nothing |", "|---|---:|---|---|---|"]
+    lines = ["| module | line | mutants | why it changes nothing |", "|---|---:|---|---|"]
     for module, result in record["modules"].items():
         groups: dict[tuple, list[tuple[int, str]]] = {}
         for survivor in result["survivors"]:
-            operator = (survivor["line"], _operator(survivor["operator"]))
             if survivor["in_annotation"]:
-                key = ("type annotations", survivor["why"])
-            else:
-                key = (f"`{_cell(survivor['removed'])}`", _cell(survivor["why"] or "**UNEXPLAINED**"))
-            groups.setdefault(key, []).append(operator)
-        for (code, why), mutants in groups.items():
+                continue
+            why = _cell(survivor["why"] or "**UNEXPLAINED**")
+            groups.setdefault(why, []).append((survivor["line"], _operator(survivor["operator"])))
+        for why, mutants in groups.items():
             at = ", ".join(str(line) for line in sorted({line for line, _ in mutants}))
             kinds = ", ".join(sorted({operator for _, operator in mutants}))
-            lines.append(f"| `{module}` | {at} | {code} | {len(mutants)}: {kinds} | {why} |")
+            lines.append(f"| `{Path(module).name}` | {at} | {len(mutants)}: {kinds} | {why} |")
     return "\n".join(lines)
 
 
