@@ -30,7 +30,7 @@ from itertools import combinations
 from pathlib import Path
 
 from betavae.errors import BetaVAEError
-from betavae.machine import instruction_set
+from betavae.machine import platform_record
 from betavae.params import load_params
 from studies import seed_group
 from studies.analysis.experiments import existing_experiments, head_commit, pull_experiments, push_experiments
@@ -39,25 +39,15 @@ from studies.analysis.sweep import (beta_group, cell_metrics, grid, parse_slice,
                                     summary_of_record, verdicts)
 from studies.analysis.sweep_figure import save_beta_sweep_figure
 from studies.analysis.udr import udr_from_pairs
-from studies.records import BETA_SWEEP, DATA, PARAMS, PLOTS, REPO, command, read_record, relative, write_record
+from studies.records import (BETA_SWEEP, DATA, GROUPS, PARAMS, PLOTS, REPO, command, read_record, relative,
+                             write_record)
 
 DEFAULT_BETAS = (0.5, 1.0, 2.0, 5.0, 10.0)
 DEFAULT_SEEDS = (0, 1, 2, 3, 4)
-# Minutes per cell (train and evaluate, 20 epochs, 2 CPU cores) per kind of CPU, from the groups' records
-MINUTES_PER_CELL = {"AMX": 3.5, "AVX512-BF16": 7.0, "AVX2": 9.0}
-MINUTES_OTHERWISE = 15.0
 
 
 def committed_beta() -> float:
     return float(load_params(PARAMS).train.beta)
-
-
-def estimate(count: int) -> str:
-    """What the sweep will cost on this machine, before it starts."""
-    kind = instruction_set()
-    minutes = MINUTES_PER_CELL.get(kind, MINUTES_OTHERWISE) * load_params(PARAMS).train.epochs / 20
-    return (f"{count} cells to train, each a whole training run: about {minutes:.0f} min each on 2 cores of this "
-            f"CPU ({kind}), {count * minutes / 60:.1f} h in all; cells already recorded are kept.")
 
 
 def cells_by_group(cells: list[tuple[float, int]]) -> dict[tuple[str, tuple[str, ...]], list[int]]:
@@ -72,7 +62,8 @@ def cells_by_group(cells: list[tuple[float, int]]) -> dict[tuple[str, tuple[str,
 def run_cells(cells: list[tuple[float, int]], score_udr: bool) -> None:
     """Train each cell not in its group's record yet, one after another, each recorded as it finishes."""
     todo = {key: seed_group.todo(seed_group.record_path(key[0]), seeds) for key, seeds in cells_by_group(cells).items()}
-    print(estimate(sum(map(len, todo.values()))), flush=True)
+    here = platform_record(load_params(PARAMS).compute)
+    print(seed_group.estimate(sum(map(len, todo.values())), here, GROUPS), flush=True)
     for (name, settings), seeds in todo.items():
         if seeds:
             seed_group.run_cells(REPO, name, list(settings), seeds, seed_group.record_path(name), DATA, score_udr)

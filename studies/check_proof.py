@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studies.analysis.calibration import proof_verdicts
-from studies.analysis.experiments import (exp_show, experiment_results, head_commit, read_experiment_json,
-                                          run_experiments, seed_settings)
+from studies.analysis.experiments import (exp_show, experiment_files, experiment_platform, experiment_results,
+                                          head_commit, run_experiments, seed_settings)
 from studies.analysis.provenance import source
 from studies.records import CHECK_PROOF, REPO, SEED_SPREAD, command, committed_results, read_record, write_record
 AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
@@ -94,9 +94,7 @@ def collect(seeds: list[int]) -> dict:
     results = experiment_results(exp_show(REPO), names)
 
     def files(name: str) -> dict:
-        rev = results[name]["rev"]
-        return {"metrics/eval.json": results[name]["metrics"],
-                "metrics/classifier.json": read_experiment_json(REPO, "metrics/classifier.json", rev)}
+        return experiment_files(REPO, results[name]["rev"])
 
     regressions = {name: {"description": regression.description, "settings": list(regression.settings),
                           "patch": regression.patch, "required": regression.required,
@@ -109,7 +107,7 @@ def collect(seeds: list[int]) -> dict:
     return {"regressions": regressions,
             "platform_change": {"description": "the committed params, seed 0, under the AVX2 kernels and fp32",
                                 "environment": AVX2_KERNELS, "experiment": PLATFORM_RUN, "rev": platform_rev,
-                                "platform": read_experiment_json(REPO, "metrics/platform.json", platform_rev),
+                                "platform": experiment_platform(REPO, platform_rev),
                                 "files": files(PLATFORM_RUN)}}
 
 
@@ -143,7 +141,7 @@ def main() -> None:
         sys.exit(f"error: `{' '.join(map(str, error.cmd))}` failed (exit status {error.returncode})")
     first = record["regressions"][next(iter(REGRESSIONS))]["runs"][str(args.seeds[0])]["rev"]
     record = {"command": command(__spec__.name, ["--seeds", *args.seeds]),
-              "commit": head_commit(REPO), "platform": read_experiment_json(REPO, "metrics/platform.json", first),
+              "commit": head_commit(REPO), "platform": experiment_platform(REPO, first),
               **record}
     write_record(Path(args.output), dict(record, verdicts=verdicts(record)))
     print(f"wrote {args.output}; `python -m tools.docs` turns it into the proof table")

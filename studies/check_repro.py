@@ -37,9 +37,9 @@ from studies.analysis.calibration import committed_seed
 from studies.analysis.experiments import PLATFORM, metrics_paths, stage_inputs
 from studies.analysis.provenance import input_differences
 from studies.analysis.reproducibility import comparable, compare_exactly, format_table, judge, seed_spread
-from studies.records import PARAMS, REPO
+from studies.records import PARAMS, REPO, SEED_SPREAD, relative
 
-SPREAD = "metrics/seed_spread.json"
+SPREAD = relative(SEED_SPREAD)
 RESULTS = ("metrics/", "plots/", "dvc.lock")
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,16 +46,15 @@ from betavae.errors import BetaVAEError, ParamsError
 from betavae.evaluation import encode_all, kl_per_dimension
 from betavae.machine import platform_differences, platform_record, same_platform_class
 from betavae.params import load_params, parse_params
-from studies.analysis.experiments import (existing_experiments, experiment_inputs, git_show, head_commit,
-                                          load_experiment_model, resolve_rev, restore_workspace, run_dvc,
-                                          run_experiment)
+from studies.analysis.experiments import (existing_experiments, experiment_files, experiment_inputs,
+                                          experiment_platform, git_show, head_commit, load_experiment_model,
+                                          resolve_rev, restore_workspace, run_dvc, run_experiment)
 from studies.analysis.udr import chance_pair_score, pair_score
-from studies.records import COMMITTED_RESULTS, GROUPS, REPO, command, read_record, relative, write_record
+from studies.records import GROUPS, REPO, command, read_record, relative, write_record
 
 SEED = "train.seed"  # the one seed a group varies
 HELD = ("classifier.seed", "evaluate.seed")  # the instrument's seeds: held at the committed values
 COMMITTED_GROUP = "committed"  # the group of the committed params
-PLATFORM = "metrics/platform.json"
 TARGET = "evaluate"  # the stages a cell runs: up to the metrics, no figures
 
 
@@ -141,8 +141,7 @@ def held_seeds(params: dict[str, Any]) -> dict[str, Any]:
 
 def read_cell(repo: Path, rev: str) -> dict[str, Any]:
     """What a cell's experiment recorded: its metrics files, platform record, params and stage inputs."""
-    files = {path: yaml.safe_load(git_show(repo, f"{rev}:{path}")) for path in COMMITTED_RESULTS}
-    return {"files": files, "platform": yaml.safe_load(git_show(repo, f"{rev}:{PLATFORM}")),
+    return {"files": experiment_files(repo, rev), "platform": experiment_platform(repo, rev),
             "params": yaml.safe_load(git_show(repo, f"{rev}:params.yaml")), "inputs": experiment_inputs(repo, rev)}
 
 
@@ -286,6 +285,22 @@ def run_with_workers(repo: Path, group: str, settings: Sequence[str], seeds: Seq
     fill_udr_pairs(repo, path, data_dir)
 
 
+def minutes_per_cell(platform: dict[str, Any], folder: Path = GROUPS) -> float | None:
+    """The median minutes a cell took on this platform class, over every group's record; None if none ran here."""
+    timed = [cell["minutes"] for path in sorted(folder.glob("*.json")) for cell in read_record(path)["cells"].values()
+             if cell.get("minutes") and same_platform_class(cell["platform"], platform)]
+    return statistics.median(timed) if timed else None
+
+
+def estimate(count: int, platform: dict[str, Any], folder: Path = GROUPS) -> str:
+    """What `count` cells will cost here, from the cells recorded on this platform class."""
+    minutes = minutes_per_cell(platform, folder)
+    if minutes is None:
+        return f"{count} cells to train; none has been timed on this kind of machine yet."
+    return (f"{count} cells to train: about {minutes:.0f} min each here (the median of the cells recorded on this "
+            f"platform class), {count * minutes / 60:.1f} h in all.")
+
+
 def todo(path: Path, seeds: Sequence[int]) -> list[int]:
     """The seeds not in the record yet."""
     recorded = read_record(path)["cells"] if path.is_file() else {}
@@ -329,6 +344,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         if len(seeds) < len(args.seeds):
             print(f"{len(args.seeds) - len(seeds)} of the {len(args.seeds)} cells of {group} are in "
                   f"{relative(path)} already and are kept", flush=True)
+        if seeds and not args.record:
+            print(estimate(len(seeds), platform_record(load_params(repo / "params.yaml").compute),
+                           repo / "metrics" / "groups"), flush=True)
         if args.workers > 1 and len(seeds) > 1:
             run_with_workers(repo, group, args.settings, seeds, path, Path(args.data), min(args.workers, len(seeds)))
         elif seeds:

@@ -29,8 +29,8 @@ from pathlib import Path
 from statistics import mean, stdev
 
 from studies.analysis.calibration import spread_tolerances
-from studies.analysis.experiments import (SEEDED, exp_show, experiment_inputs, experiment_results, head_commit,
-                                          read_experiment_json, run_experiments, seed_settings)
+from studies.analysis.experiments import (SEEDED, exp_show, experiment_files, experiment_inputs, experiment_platform,
+                                          experiment_results, head_commit, run_experiments, seed_settings)
 from studies.analysis.provenance import source
 from studies.records import (REPO, SEED_SPREAD, SEED_SPREAD_AVX2, command, committed_results, read_record,
                              relative, write_record)
@@ -53,10 +53,8 @@ def collect(names: dict[int, str]) -> tuple[dict, dict, dict]:
     metrics, runs, inputs = {}, {}, {}
     for seed, name in names.items():
         rev = results[name]["rev"]
-        metrics[str(seed)] = {"metrics/eval.json": results[name]["metrics"],
-                              "metrics/classifier.json": read_experiment_json(REPO, "metrics/classifier.json", rev)}
-        runs[str(seed)] = {"experiment": name, "rev": rev,
-                           "platform": read_experiment_json(REPO, "metrics/platform.json", rev)}
+        metrics[str(seed)] = experiment_files(REPO, rev)
+        runs[str(seed)] = {"experiment": name, "rev": rev, "platform": experiment_platform(REPO, rev)}
         inputs[str(seed)] = experiment_inputs(REPO, rev)
     first = inputs[str(next(iter(names)))]
     if any(other != first for other in inputs.values()):

@@ -17,6 +17,7 @@ import yaml
 
 from betavae.errors import BetaVAEError
 from betavae.model import BetaVAE, load_model
+from studies.records import COMMITTED_RESULTS
 
 PLATFORM = "metrics/platform.json"  # what made a run: train writes it
 # What `dvc exp run` rewrites in the workspace; put back to the commit once the experiments are recorded.
@@ -126,6 +127,17 @@ def load_experiment_model(repo: Path, rev: str | None = None) -> BetaVAE:
 def read_experiment_json(repo: Path, path: str, rev: str) -> dict[str, Any]:
     """A JSON file of a git revision or DVC experiment, e.g. the metrics/platform.json its training wrote."""
     return json.loads(dvc.api.read(path, repo=str(repo), rev=rev))
+
+
+def experiment_files(repo: Path, rev: str) -> dict[str, Any]:
+    """{metrics file: content} of the metrics the comparisons compare (eval.json, classifier.json), as an
+    experiment or commit recorded them in git."""
+    return {path: json.loads(git_show(repo, f"{rev}:{path}")) for path in COMMITTED_RESULTS}
+
+
+def experiment_platform(repo: Path, rev: str) -> dict[str, Any]:
+    """The platform record (metrics/platform.json) an experiment's training wrote."""
+    return json.loads(git_show(repo, f"{rev}:{PLATFORM}"))
 
 
 def exp_show(repo: Path) -> list[dict[str, Any]]:
