@@ -94,25 +94,34 @@ def group_params(repo: Path, settings: Sequence[str]) -> dict[str, Any]:
 def _group_params(repo: Path, settings: Sequence[str]) -> dict[str, Any]:
     committed = git_show(repo, "HEAD:params.yaml")
     for setting in settings:
-        key, sep, value = setting.partition("=")
+        key, sep, _ = setting.partition("=")
         if not sep or not key or key.startswith("+"):
             raise ParamsError(f"-S {setting!r}: write key=value for a key of params.yaml, e.g. train.beta=5.5")
         if key == SEED or key in HELD:
             raise ParamsError(f"-S {setting}: a seed group sets {SEED} itself (--seeds) and holds "
                               f"{' and '.join(HELD)} at the committed values")
         raw = yaml.safe_load(committed)
-        _set_key(raw, key, yaml.safe_load(value))
-        parse_params(raw)  # an unknown key or a bad value: the params check's own message
+        if not _has_key(raw, key):
+            _set_key(raw, key, None)
+            parse_params(raw)  # names the unknown key, with its closest match
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "params.yaml"
         path.write_text(committed)
         try:
-            apply_overrides(path, list(settings))
+            apply_overrides(path, list(settings))  # DVC's own reading of the values, as `dvc exp run -S` does
         except InvalidArgumentError as error:
             raise ParamsError(f"-S {' '.join(settings)}: {error} ({error.__cause__})") from None
         raw = yaml.safe_load(path.read_text())
-    parse_params(raw)
+    parse_params(raw)  # a bad value: the params check's own message
     return raw
+
+
+def _has_key(raw: Any, key: str) -> bool:
+    for part in key.split("."):
+        if not isinstance(raw, dict) or part not in raw:
+            return False
+        raw = raw[part]
+    return True
 
 
 def cell_settings(settings: Sequence[str], seed: int) -> list[str]:

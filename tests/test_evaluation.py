@@ -29,6 +29,17 @@ def test_known_answers_for_a_constant_model_on_binary_pixels(tiny_model_config):
     assert metrics["elbo_nats"] == pytest.approx(-784 * math.log(2), rel=1e-6)
 
 
+@pytest.mark.parametrize("samples", [1, 50])
+def test_the_iwae_bound_is_log_p_x_exactly_where_the_posterior_is_exact(tiny_model_config, samples):
+    """A decoder that ignores z and an encoder that returns the prior: every importance weight is p(x), and
+    p(x) is the Bernoulli's, 2^-784 for logit 0. The mean of K equal weights is that weight: the bound is
+    log p(x) for any K (without its - log K it would be log K too high)."""
+    images = torch.bernoulli(torch.full((6, 1, 28, 28), 0.3), generator=torch.Generator().manual_seed(0))
+    bound = iwae_bound(ConstantModel(tiny_model_config), images, samples, batch_size=64,
+                       generator=torch.Generator().manual_seed(1))
+    assert bound.tolist() == pytest.approx([-784 * math.log(2)] * 6, rel=1e-6)  # float32 sums
+
+
 def test_the_bernoulli_on_grey_levels_is_reported_as_an_objective_not_a_bound(tiny_model_config):
     images = torch.full((10, 1, 28, 28), 0.5)
     metrics = evaluate(ConstantModel(tiny_model_config), images, images, batch_size=7, seed=0, binary_pixels=False)

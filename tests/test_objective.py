@@ -206,6 +206,17 @@ def test_the_series_and_the_closed_forms_meet_at_the_switch():
         assert continuous_bernoulli_mean(eta).item() == pytest.approx((1 + 1 / math.tanh(u) - 1 / u) / 2, abs=1e-10)
 
 
+@pytest.mark.parametrize("u", [0.1, -0.1])
+def test_at_the_switch_itself_the_closed_forms_are_used(u):
+    """|u| = 0.1 exactly (η = 0.2): the closed forms, which match the exact values to 1e-13 there, where the
+    series would be off by their first omitted terms (6.7e-11 for log C, 1.1e-11 for the mean)."""
+    eta = torch.tensor([2 * u], dtype=torch.float64)
+    exact_log_c = _exact(lambda u_, coth: (2 * u_ * coth).ln(), u)
+    exact_mean = _exact(lambda u_, coth: (1 + coth - 1 / u_) / 2, u)
+    assert abs(continuous_bernoulli_log_normalizer(eta).item() - exact_log_c) < 1e-13
+    assert abs(continuous_bernoulli_mean(eta).item() - exact_mean) < 1e-13
+
+
 def test_likelihood_is_decided_by_the_loss_name_as_read_from_params_yaml():
     """Names read from YAML are new strings, not the interned literals of the code: equality, not identity."""
     loaded = yaml.safe_load("[continuous_bernoulli, bce, mse]")

@@ -67,3 +67,15 @@ def test_a_quantile_far_out_in_the_tail_is_found():
     """At 1 degree of freedom, p = 1 − 1e-12 lies at t = cot(π · 1e-12) ≈ 3.2e11: the search for a bracket
     must grow geometrically (linear steps would take 1e11 of them) and without overflow."""
     assert t_quantile(1 - 1e-12, 1) == pytest.approx(1 / math.tan(math.pi * 1e-12), rel=1e-3)
+
+
+def test_quantiles_end_on_pinned_bits_within_the_bisections_width_of_the_true_ones():
+    """Exactly these values: the check's recorded tolerances are made of them, and a change to the bracket's
+    growth or to a comparison of the search moves them within its 1e-12 width; and each within that width of
+    the quantile scipy computes."""
+    from scipy import stats
+    pinned = {(1 - 0.01 / 24, 2): 34.61936175638402, (0.75, 1): 0.9999999999995453,
+              (0.975, 8): 2.306004135204603, (1 - 0.01 / 24, 8): 5.189191474202744, (0.995, 3): 5.840909309734343}
+    for (p, df), value in pinned.items():
+        assert t_quantile(p, df) == value
+        assert value == pytest.approx(stats.t.ppf(p, df), rel=1e-12)

@@ -119,7 +119,8 @@ def test_the_sweep_record_and_its_page_use_the_settings_the_code_has():
     assert {(b["bootstrap"]["draws"], b["bootstrap"]["level"]) for b in record["udr"].values()} == {
         (BOOTSTRAP_DRAWS, INTERVAL)}
     page = (REPO / "docs" / "sweep.md").read_text()
-    assert re.search(r"(\d+)\s+rotations drawn uniformly", page).group(1) == str(CHANCE_ROTATIONS)
+    assert re.search(r"(\d+)\s+Haar\s+rotations each way", page).group(1) == str(CHANCE_ROTATIONS)
+    assert re.search(r"([\d,]+)\s+draws\)", page).group(1).replace(",", "") == str(BOOTSTRAP_DRAWS)
 
 
 def test_a_collapsed_model_shares_nothing():
