@@ -31,7 +31,6 @@ from pathlib import Path
 
 from betavae.errors import BetaVAEError
 from betavae.machine import platform_record
-from betavae.params import load_params
 from studies import seed_group
 from studies.analysis.experiments import existing_experiments, head_commit, pull_experiments, push_experiments
 from studies.analysis.provenance import source
@@ -39,7 +38,7 @@ from studies.analysis.sweep import (beta_group, cell_metrics, grid, parse_slice,
                                     summary_of_record, verdicts)
 from studies.analysis.sweep_figure import save_beta_sweep_figure
 from studies.analysis.udr import udr_from_pairs
-from studies.records import (BETA_SWEEP, DATA, GROUPS, PARAMS, PLOTS, REPO, command, read_record, relative,
+from studies.records import (BETA_SWEEP, DATA, GROUPS, PLOTS, REPO, command, read_record, relative,
                              write_record)
 
 DEFAULT_BETAS = (0.5, 1.0, 2.0, 5.0, 10.0)
@@ -47,7 +46,8 @@ DEFAULT_SEEDS = (0, 1, 2, 3, 4)
 
 
 def committed_beta() -> float:
-    return float(load_params(PARAMS).train.beta)
+    """HEAD's train.beta: the workspace's params.yaml may hold an interrupted experiment's values."""
+    return float(seed_group.committed_params(REPO).train.beta)
 
 
 def cells_by_group(cells: list[tuple[float, int]]) -> dict[tuple[str, tuple[str, ...]], list[int]]:
@@ -62,7 +62,7 @@ def cells_by_group(cells: list[tuple[float, int]]) -> dict[tuple[str, tuple[str,
 def run_cells(cells: list[tuple[float, int]], score_udr: bool) -> None:
     """Train each cell not in its group's record yet, one after another, each recorded as it finishes."""
     todo = {key: seed_group.todo(seed_group.record_path(key[0]), seeds) for key, seeds in cells_by_group(cells).items()}
-    here = platform_record(load_params(PARAMS).compute)
+    here = platform_record(seed_group.committed_params(REPO).compute)
     print(seed_group.estimate(sum(map(len, todo.values())), here, GROUPS), flush=True)
     for (name, settings), seeds in todo.items():
         if seeds:

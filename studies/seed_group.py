@@ -45,7 +45,7 @@ from betavae.data import load_images
 from betavae.errors import BetaVAEError, ParamsError
 from betavae.evaluation import encode_all, kl_per_dimension
 from betavae.machine import platform_differences, platform_record, same_platform_class
-from betavae.params import load_params, parse_params
+from betavae.params import Params, parse_params
 from studies.analysis.experiments import (existing_experiments, experiment_files, experiment_inputs,
                                           experiment_platform, git_show, head_commit, load_experiment_model,
                                           resolve_rev, restore_workspace, run_dvc, run_experiment)
@@ -122,6 +122,11 @@ def _has_key(raw: Any, key: str) -> bool:
             return False
         raw = raw[part]
     return True
+
+
+def committed_params(repo: Path) -> Params:
+    """HEAD's params.yaml: the workspace's may hold an interrupted experiment's values."""
+    return parse_params(yaml.safe_load(git_show(repo, "HEAD:params.yaml")))
 
 
 def cell_settings(settings: Sequence[str], seed: int) -> list[str]:
@@ -320,7 +325,7 @@ def check_platform(path: Path, repo: Path) -> None:
     """Refuse to add cells made on another platform class to a group (its sd would mix two platforms)."""
     if not path.is_file() or not read_record(path)["cells"]:
         return
-    here = platform_record(load_params(repo / "params.yaml").compute)
+    here = platform_record(committed_params(repo).compute)
     recorded = read_record(path)["platform"]
     if not same_platform_class(here, recorded):
         raise BetaVAEError(f"{relative(path)} was measured on another platform class "
@@ -354,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"{len(args.seeds) - len(seeds)} of the {len(args.seeds)} cells of {group} are in "
                   f"{relative(path)} already and are kept", flush=True)
         if seeds and not args.record:
-            print(estimate(len(seeds), platform_record(load_params(repo / "params.yaml").compute),
+            print(estimate(len(seeds), platform_record(committed_params(repo).compute),
                            repo / "metrics" / "groups"), flush=True)
         if args.workers > 1 and len(seeds) > 1:
             run_with_workers(repo, group, args.settings, seeds, path, Path(args.data), min(args.workers, len(seeds)))

@@ -53,8 +53,10 @@ def restore_workspace(repo: Path) -> None:
     """Put params, results and outputs back to the commit the experiments branched from.
 
     Each tracked file is written from HEAD's bytes, not through `git checkout`: after `dvc exp run`, git's
-    index can take a rewritten file for unchanged (same size, same second), and checkout then skips it.
+    index can take a rewritten file for unchanged (same size, same second), and checkout then skips it. What
+    an interrupted `dvc exp run` left staged is unstaged first: DVC refuses to start over staged changes.
     """
+    subprocess.run(["git", "reset", "-q", "--", *RESULTS], cwd=repo, check=True)
     listed = subprocess.run(["git", "ls-tree", "-r", "--format=%(objectname) %(path)", "HEAD", "--", *RESULTS],
                             cwd=repo, check=True, capture_output=True, text=True).stdout.splitlines()
     for line in listed:
