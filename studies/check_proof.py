@@ -27,11 +27,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from studies.analysis.calibration import proof_verdicts
+from studies.analysis.calibration import prediction_verdicts, proof_verdicts
 from studies.analysis.experiments import (exp_show, experiment_files, experiment_platform, experiment_results,
                                           head_commit, run_experiments, seed_settings)
 from studies.analysis.provenance import source
-from studies.records import CHECK_PROOF, REPO, SEED_SPREAD, command, committed_results, read_record, write_record
+from studies.records import (CHECK_PROOF, REPO, SEED_SPREAD, SEED_SPREAD_AVX2, command, committed_results, read_record,
+                             write_record)
 AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 PLATFORM_RUN = "proof-avx2-kernels"
 
@@ -52,6 +53,8 @@ REGRESSIONS = {
                                            patch="studies/regressions/kl_over_half_the_latents.patch"),
     "beta-6": Regression("beta 5 -> 6", ("train.beta=6",), required=False),
     "beta-7": Regression("beta 5 -> 7", ("train.beta=7",), required=False),
+    "beta-5.5": Regression("beta 5 -> 5.5", ("train.beta=5.5",), required=False),
+    "lr-2e-3": Regression("learning rate 3e-3 -> 2e-3", ("train.lr=2.0e-3",), required=False),
 }
 
 
@@ -112,8 +115,14 @@ def collect(seeds: list[int]) -> dict:
 
 
 def verdicts(record: dict) -> dict:
-    """The proof's verdicts on its runs, against the committed seed spread and the committed run."""
-    return proof_verdicts(read_record(SEED_SPREAD)["seeds"], committed_results(), record)
+    """The proof's verdicts on its runs by the check's rule (against the committed seed spread and the committed
+    run), and by the rule under test (against the seeds' law), with the AVX2 spread as another platform's
+    healthy runs where it measured today's code."""
+    seeds = read_record(SEED_SPREAD)["seeds"]
+    avx2 = read_record(SEED_SPREAD_AVX2)
+    other = None if "historical" in avx2 else avx2["seeds"]
+    return dict(proof_verdicts(seeds, committed_results(), record),
+                prediction=prediction_verdicts(seeds, record, other))
 
 
 def rewrite_verdicts(output: Path) -> None:
@@ -156,28 +165,39 @@ def _share(outcome: dict) -> str:
 
 
 def check_proof_table() -> str:
-    """False alarms over healthy seed pairs, every seed against the committed run, each regression's share
-    caught, and the platform change: the verdicts this study recorded."""
+    """False alarms, each regression's share caught and the platform change, by the check's rule (judge,
+    against one committed run) and by the rule under test (judge_against_spread, against the seeds' law)."""
     proof = read_record(CHECK_PROOF)
     verdicts, platform = proof["verdicts"], proof["platform_change"]
-    lines = [f"{source(proof)} Judged by the check's own rule (`studies.analysis.reproducibility.judge`) against "
-             f"the seed spread of `{SEED_SPREAD.relative_to(REPO)}`, each time leaving out the runs being compared.",
-             "", "| comparison | pairs | failed (false alarms) or caught |", "|---|---|---|",
-             f"| healthy seed against healthy seed, spread from the other seeds | "
-             f"{verdicts['healthy_pairs']['trials']} | {_share(verdicts['healthy_pairs'])} failed |",
+    law = verdicts.get("prediction")
+
+    def new_rule(outcome: dict | None, word: str) -> str:
+        return f"{_share(outcome)} {word}" if outcome and outcome["trials"] else "—"
+    lines = [f"{source(proof)} Judged against the seed spread of `{SEED_SPREAD.relative_to(REPO)}`, each time "
+             f"leaving out the runs being compared: by the check's rule (one run against the committed run, "
+             f"tolerance t·√2·sd) and by the rule under test (the run against the healthy seeds' mean, "
+             f"t·√(1 + 1/n)·sd).", "",
+             "| comparison | the check's rule | against the seeds' law |", "|---|---|---|",
+             f"| healthy seeds: every pair, and each against the other seeds' law | "
+             f"{_share(verdicts['healthy_pairs'])} failed | "
+             f"{new_rule(law and law['healthy_seeds'], 'failed')} |",
              f"| each healthy seed against the committed run (seed {verdicts['committed_seed']}) | "
-             f"{verdicts['against_committed']['trials']} | {_share(verdicts['against_committed'])} failed |"]
+             f"{_share(verdicts['against_committed'])} failed | — |",
+             f"| another platform's healthy seeds (the AVX2 spread, when it measured today's code) | — | "
+             f"{new_rule(law and law['other_platform'], 'failed')} |"]
     for name, regression in proof["regressions"].items():
-        outcome = verdicts["regressions"][name]
         need = "must be ≥ 95%" if regression["required"] else "as measured"
-        lines.append(f"| regression `{name}`: {regression['description']}; {len(regression['seeds'])} seeds × "
-                     f"each healthy baseline seed | {outcome['trials']} | {_share(outcome)} caught ({need}) |")
+        caught = new_rule(law and law["regressions"].get(name), "caught")
+        lines.append(f"| regression `{name}`: {regression['description']}; seeds {', '.join(regression['seeds'])} "
+                     f"({need}) | {_share(verdicts['regressions'][name])} caught | {caught} |")
     kernels = " ".join(f"{key}={value}" for key, value in platform["environment"].items())
     platform_verdict = verdicts["platform_change"]
-    lines.append(f"| platform change `{platform['experiment']}`: {platform['description']} ({kernels}; kernels "
-                 f"{platform['platform']['kernels']}) against the committed run | 1 | "
-                 f"{'passed' if platform_verdict['passed'] else 'FAILED: ' + platform_verdict['reason']} |")
+    lines.append(f"| platform change `{platform['experiment']}` ({kernels}; kernels "
+                 f"{platform['platform']['kernels']}) | "
+                 f"{'passed' if platform_verdict['passed'] else 'FAILED: ' + platform_verdict['reason']} | "
+                 f"{new_rule(law and law['platform_change'], 'failed')} |")
     alarms = verdicts["healthy_pairs"]["failures"] + verdicts["against_committed"]["failures"]
+    alarms += (law["healthy_seeds"]["failures"] + law["other_platform"]["failures"]) if law else []
     lines += ["", "False alarms: " + ("none." if not alarms else "; ".join(f"{a['committed']} / {a['new']}: {a['reason']}"
                                                                           for a in alarms))]
     return "\n".join(lines)

@@ -39,7 +39,10 @@ def read(path):
 def test_the_committed_proof_is_of_the_current_regressions():
     proof = read("metrics/check_proof.json")
     regressions = check_proof().REGRESSIONS
-    assert sorted(proof["regressions"]) == sorted(regressions)  # the file is written with sorted keys
+    if "historical" in proof:  # made before the newer regressions existed: it holds some of today's
+        assert set(proof["regressions"]) <= set(regressions)
+    else:
+        assert sorted(proof["regressions"]) == sorted(regressions)  # the file is written with sorted keys
     for name, recorded in proof["regressions"].items():
         assert recorded["settings"] == list(regressions[name].settings)
         # the same regression's patch (a record keeps the path it was applied from when it ran)
@@ -71,4 +74,6 @@ def test_the_recorded_verdicts_are_the_rules_own_on_the_committed_records():
     proof = read("metrics/check_proof.json")
     spread, committed = read("metrics/seed_spread.json")["seeds"], {
         path: read(path) for path in ("metrics/eval.json", "metrics/classifier.json")}
-    assert proof["verdicts"] == json.loads(json.dumps(proof_verdicts(spread, committed, proof)))
+    assert {key: value for key, value in proof["verdicts"].items() if key != "prediction"} == json.loads(
+        json.dumps(proof_verdicts(spread, committed, proof)))
+    assert proof["verdicts"] == json.loads(json.dumps(check_proof().verdicts(proof)))  # and the rule under test

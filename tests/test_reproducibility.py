@@ -14,8 +14,8 @@ from betavae.errors import BetaVAEError
 from betavae.evaluation import kl_of_largest_units
 from studies.analysis.experiments import stage_inputs
 from studies.analysis.reproducibility import (FAMILY_WISE_ALPHA, comparable, compare, compare_exactly, critical_t,
-                                              flatten, format_table, is_collapsed, judge, order_free,
-                                              seed_spread)
+                                              flatten, format_table, is_collapsed, judge, judge_against_spread,
+                                              order_free, prediction_tolerance, seed_spread)
 from studies.analysis.student_t import t_quantile
 from tests.conftest import REPO
 
@@ -294,3 +294,38 @@ def test_the_exact_comparison_allows_no_difference_at_all():
     assert verdicts(rows) == {"active_units": False, "test_mse": True}
     assert all(row.allowed == 0.0 for row in rows)
     assert verdicts(compare_exactly({"a": 1.0}, {})) == {"a": False}
+
+
+def prediction_trials(trials, seeds, metrics, alpha, rng):
+    """The share of made-up healthy re-runs judge_against_spread fails (each a fresh draw of the seeds' law)."""
+    sds = [10.0 ** rng.uniform(-4, 2) for _ in range(metrics)]
+
+    def draw():
+        return {"metrics/eval.json": {f"m{i}": rng.gauss(1.0, sd) for i, sd in enumerate(sds)}}
+    failed = 0
+    for _ in range(trials):
+        spread = seed_spread({str(seed): draw() for seed in range(seeds)})
+        failed += not judge_against_spread(comparable(draw()), spread, alpha).passed
+    return failed / trials
+
+
+@pytest.mark.parametrize("seeds, metrics, alpha, trials", [(10, 12, 0.1, 4000), (5, 5, 0.2, 4000)])
+def test_against_the_seeds_law_the_false_alarm_rate_is_the_designed_one(seeds, metrics, alpha, trials):
+    rate = prediction_trials(trials, seeds, metrics, alpha, random.Random(seeds * 7 + metrics))
+    design = 1 - (1 - alpha / metrics) ** metrics
+    assert abs(rate - design) < 4 * math.sqrt(design * (1 - design) / trials), (rate, design)
+
+
+def test_the_prediction_tolerance_is_the_bonferroni_t_times_sd_times_root_of_one_plus_one_over_n():
+    rng = random.Random(5)
+    spread = seed_spread({str(s): {"f": {"a": rng.gauss(0, 1), "n": 7}} for s in range(10)})
+    t = critical_t(10, 1, FAMILY_WISE_ALPHA)
+    assert prediction_tolerance(spread, "a", 1) == pytest.approx(t * math.sqrt(1.1) * spread.sd["a"])
+    assert prediction_tolerance(spread, "a", 1) < spread.tolerance("a", 1)  # tighter than √2
+    verdict = judge_against_spread({"a": spread.mean["a"] + 0.99 * prediction_tolerance(spread, "a", 1),
+                                    "n": 7}, spread)
+    assert verdict.passed
+    moved = judge_against_spread({"a": spread.mean["a"] + 1.01 * prediction_tolerance(spread, "a", 2),
+                                  "n": 7}, spread)
+    assert not moved.passed and "a" in moved.reason
+    assert not judge_against_spread({"a": 0.0, "n": 7, "active_units": 0}, spread).passed

@@ -10,7 +10,8 @@ from itertools import combinations
 from statistics import mean
 from typing import Any, Mapping
 
-from studies.analysis.reproducibility import FileMetrics, comparable, is_collapsed, judge, seed_spread
+from studies.analysis.reproducibility import (FileMetrics, comparable, is_collapsed, judge, judge_against_spread,
+                                              seed_spread)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,32 @@ def proof_verdicts(seeds: Mapping[str, FileMetrics], committed: FileMetrics, pro
             "regressions": {name: outcome(power(seeds, regression["seeds"]))
                             for name, regression in proof["regressions"].items()},
             "platform_change": {"passed": platform_trial.passed, "reason": platform_trial.reason}}
+
+
+def against_the_law(seeds: Mapping[str, FileMetrics], runs: Mapping[str, FileMetrics],
+                    label: str = "the seeds' law") -> list[Trial]:
+    """Each run judged by judge_against_spread: as one more draw of the healthy seeds' law (a spread seed
+    that is the run itself left out)."""
+    trials = []
+    for name, files in runs.items():
+        own = committed_seed(seeds, files)
+        verdict = judge_against_spread(comparable(files), seed_spread(seeds, leave_out=(own,) if own else ()))
+        trials.append(Trial(label, name, verdict.passed, verdict.reason))
+    return trials
+
+
+def prediction_verdicts(seeds: Mapping[str, FileMetrics], proof: Mapping[str, Any],
+                        other_platform: Mapping[str, FileMetrics] | None = None) -> dict:
+    """The same proof for judge_against_spread: each healthy seed against the law of the others, runs of
+    another platform's spread and the platform change against the whole spread, and each regression's runs."""
+    healthy = {f"seed {seed}": seeds[seed] for seed in healthy_seeds(seeds)}
+    platform = proof["platform_change"]
+    return {"healthy_seeds": outcome(against_the_law(seeds, healthy)),
+            "other_platform": outcome(against_the_law(seeds, {f"seed {seed}": files for seed, files in
+                                                              (other_platform or {}).items()})),
+            "regressions": {name: outcome(against_the_law(seeds, regression["seeds"]))
+                            for name, regression in proof["regressions"].items()},
+            "platform_change": outcome(against_the_law(seeds, {platform["experiment"]: platform["files"]}))}
 
 
 def spread_tolerances(seeds: Mapping[str, FileMetrics], committed: FileMetrics) -> dict:
