@@ -79,11 +79,12 @@ exps: setup
 	dvc exp show --only-changed \
 		--drop '^(?!(Experiment|test_mse|kl_nats|active_units|linear_probe_accuracy|(data|model|train|compute|classifier|evaluate)\.)).*'
 
-# Mutation testing of the modules that decide results, on demand (about 35 min on 2 cores): cosmic-ray mutates
-# each and runs its fast tests; writes metrics/mutation.json and fails on a survivor with no reason
-# (docs/mutation.md)
+# Mutation testing of the modules that make a reported number, on demand: cosmic-ray mutates each and runs its
+# fast tests; writes metrics/mutation.json and fails on a survivor with no reason or a reason that names no
+# survivor (docs/mutation.md). CHANGED=1: only the modules whose code or tests changed since the record.
+CHANGED ?=
 mutation: setup-dev
-	python -m tools.mutation
+	python -m tools.mutation $(if $(CHANGED),--changed)
 	python -m tools.docs
 
 # Refresh the tables in README.md and docs/ from the committed results.

@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cosmic_ray.mutating import mutate_and_test
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
 from betavae.canonical import md5
+from betavae.io import write_json
 from betavae.machine import cpu_family, cpu_vendor_and_model, instruction_set
 from tools.pytest_forkserver import NO_ANSWER
 
@@ -40,16 +42,33 @@ RECORD = REPO / "metrics" / "mutation.json"
 EQUIVALENTS = REPO / "tools" / "mutation_equivalents.yaml"
 WORKDIR = REPO / ".mutation"
 
-# Each module that decides a result, and the fast tests that state its behaviour (its own file first: with
-# -x a mutant's run stops at the first failing test). Longest first, so that the workers finish together.
+# Each module whose code makes a number in metrics/ or a figure's content, and the fast tests that state its
+# behaviour (its own file first: with -x a mutant's run stops at the first failing test). Longest first, so that
+# the workers finish together.
 TARGETS = {
+    "betavae/training.py": ["tests/test_training.py"],
     "studies/analysis/udr.py": ["tests/test_udr.py"],
-    "studies/analysis/student_t.py": ["tests/test_student_t.py"],
     "betavae/objective.py": ["tests/test_objective.py", "tests/test_training.py", "tests/test_evaluation.py"],
+    "studies/analysis/student_t.py": ["tests/test_student_t.py"],
+    "betavae/evaluation.py": ["tests/test_evaluation.py"],
+    "studies/analysis/comparison.py": ["tests/test_comparison.py", "tests/test_group_errors.py"],
+    "studies/analysis/groups.py": ["tests/test_groups.py", "tests/test_comparison.py"],
+    "betavae/model.py": ["tests/test_model.py"],
     "betavae/sources.py": ["tests/test_sources.py"],
     "betavae/params.py": ["tests/test_params.py"],
     "studies/analysis/reproducibility.py": ["tests/test_reproducibility.py", "tests/test_calibration.py",
                                             "tests/test_diff.py"],
+    "studies/analysis/sweep.py": ["tests/test_sweep.py"],
+    "studies/analysis/calibration.py": ["tests/test_calibration.py", "tests/test_check_proof.py"],
+    "studies/check_repro.py": ["tests/test_check_repro_rules.py"],
+    "studies/diff.py": ["tests/test_diff.py"],
+    "betavae/classifier.py": ["tests/test_classifier.py"],
+    "betavae/latent.py": ["tests/test_latent.py"],
+    "betavae/compute.py": ["tests/test_compute.py"],
+    "betavae/data.py": ["tests/test_data.py"],
+    "betavae/probes.py": ["tests/test_probes.py"],
+    "betavae/batches.py": ["tests/test_batches.py"],
+    "studies/analysis/provenance.py": ["tests/test_provenance.py"],
     "betavae/idx.py": ["tests/test_idx.py", "tests/test_data.py"],
     "betavae/canonical.py": ["tests/test_canonical.py"],
     "betavae/activity.py": ["tests/test_activity.py"],
@@ -57,9 +76,11 @@ TARGETS = {
 # Only the exit status matters to a mutant's run: plain asserts and no plugin the tests do not use start faster
 PYTEST_ARGS = ["-x", "-q", "-m", "not slow", "-p", "no:cacheprovider", "-p", "no:hydra_pytest", "-p", "no:xdist",
                "--assert=plain"]
-# A mutant whose tests run this many times longer than the unmutated ones (or 10 s, if longer) loops forever
-# (a bisection that never closes): it counts as killed
-TIMEOUT_FACTOR, MIN_TIMEOUT_S = 5, 10.0
+# A mutant whose tests run this many times longer than the unmutated ones (or 10 s, if longer) may loop forever
+# (a bisection that never closes). It is run again alone, once every module is done, with RETRY_FACTOR times
+# that limit: killed if it fails or times out again (a timeout), a survivor if its tests then pass.
+TIMEOUT_FACTOR, MIN_TIMEOUT_S, RETRY_FACTOR = 5, 10.0, 4
+BASELINE_RUNS = 3  # the unmutated tests' time is the longest of these, timed while the other worker mutates
 
 
 @dataclass(frozen=True)
@@ -114,12 +135,16 @@ def cosmic_ray_config(module: str, command: list[str], timeout: float) -> str:
 
 
 def baseline_seconds(command: list[str], tree: Path) -> float:
-    """How long the unmutated tests take; they must pass, or every mutant would look killed."""
-    started = time.monotonic()
-    result = subprocess.run(command, cwd=tree, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"the unmutated tests fail ({' '.join(command[5:])}):\n{result.stdout[-2000:]}")
-    return time.monotonic() - started
+    """How long the unmutated tests take, the longest of BASELINE_RUNS runs (under the load the mutants run
+    under: the other worker is busy); they must pass, or every mutant would look killed."""
+    times = []
+    for _ in range(BASELINE_RUNS):
+        started = time.monotonic()
+        result = subprocess.run(command, cwd=tree, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"the unmutated tests fail ({' '.join(command[5:])}):\n{result.stdout[-2000:]}")
+        times.append(time.monotonic() - started)
+    return max(times)
 
 
 def session_path(module: str) -> Path:
@@ -135,8 +160,8 @@ def file_hashes(module: str, tree: Path) -> dict[str, str]:
     return {path: md5(tree / path) for path in (module, *TARGETS[module])}
 
 
-def mutate_module(module: str, tree: Path, socket_path: Path) -> float:
-    """Every mutant of one module, tested in tree; the seconds it took."""
+def mutate_module(module: str, tree: Path, socket_path: Path) -> tuple[float, float]:
+    """Every mutant of one module, tested in tree; the seconds it took and the limit each mutant had."""
     command = fast_tests_command(TARGETS[module], socket_path)
     started = time.monotonic()
     timeout = max(MIN_TIMEOUT_S, TIMEOUT_FACTOR * baseline_seconds(command, tree))
@@ -147,25 +172,58 @@ def mutate_module(module: str, tree: Path, socket_path: Path) -> float:
     cosmic_ray = [str(Path(sys.executable).parent / "cosmic-ray"), "--verbosity", "ERROR"]
     subprocess.run([*cosmic_ray, "init", str(config), str(session)], cwd=tree, check=True)
     subprocess.run([*cosmic_ray, "exec", str(config), str(session)], cwd=tree, check=True)
-    return time.monotonic() - started
+    return time.monotonic() - started, timeout
 
 
-def module_results(module: str) -> dict[str, Any]:
-    """Counts of one module's session, and its survivors."""
-    counts = {"mutants": 0, "killed": 0, "survived": 0, "incompetent": 0}
+def timed_out(result: Any) -> bool:
+    return result.test_outcome == TestOutcome.KILLED and (result.output or "").strip() == "timeout"
+
+
+def retry_timeouts(module: str, tree: Path, socket_path: Path, timeout: float) -> dict[str, dict[str, Any]]:
+    """Each mutant that timed out, run again alone with RETRY_FACTOR times the limit: {job id: its outcome}."""
+    with use_db(str(session_path(module)), WorkDB.Mode.open) as db:
+        items = [item for item, result in db.completed_work_items if timed_out(result)]
+    outcomes = {}
+    here = os.getcwd()
+    os.chdir(tree)  # cosmic-ray mutates the module path relative to the working directory; no thread runs now
+    try:
+        for item in items:
+            result = mutate_and_test(item.mutations, fast_tests_command(TARGETS[module], socket_path),
+                                     RETRY_FACTOR * timeout)
+            outcomes[item.job_id] = {"timeout": timed_out(result), "survived": result.test_outcome ==
+                                     TestOutcome.SURVIVED, "diff": result.diff}
+    finally:
+        os.chdir(here)
+    return outcomes
+
+
+def module_results(module: str, retried: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Counts of one module's session, its timeouts (first, and after the retry alone) and its survivors."""
+    counts = {"mutants": 0, "killed": 0, "survived": 0, "incompetent": 0, "timeouts": 0, "timeouts_retried": 0}
     survivors, broken = [], []
     with use_db(str(session_path(module)), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
             counts["mutants"] += 1
+            mutation = item.mutations[0]
             if NO_ANSWER in (result.output or "") or result.worker_outcome != WorkerOutcome.NORMAL:
                 broken.append(item.job_id)
-            elif result.test_outcome == TestOutcome.SURVIVED:
+                continue
+            diff = result.diff
+            outcome = result.test_outcome
+            if timed_out(result):
+                counts["timeouts"] += 1
+                again = retried.get(item.job_id)
+                if again is None:
+                    broken.append(item.job_id)
+                    continue
+                counts["timeouts_retried"] += again["timeout"]
+                outcome, diff = (TestOutcome.SURVIVED, again["diff"]) if again["survived"] else (outcome, diff)
+            if outcome == TestOutcome.SURVIVED:
                 counts["survived"] += 1
-                mutation = item.mutations[0]
-                removed, added = _changed_lines(result.diff)
+                removed, added = _changed_lines(diff)
                 survivors.append(Survivor(module, mutation.operator_name.split("/")[-1], *mutation.start_pos,
                                           removed, added))
-            elif result.test_outcome == TestOutcome.INCOMPETENT:
+            elif outcome == TestOutcome.INCOMPETENT:
                 counts["incompetent"] += 1
             else:
                 counts["killed"] += 1
@@ -205,23 +263,30 @@ def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]
     return [((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)) for a in annotations]
 
 
+def matches(entry: dict[str, str], survivor: Survivor) -> bool:
+    """Whether an entry of the equivalents names this survivor: its module, its unmutated line (`removed`, or a
+    `removed_pattern` that matches it), an operator its `operator` pattern matches (one entry can cover every
+    replacement of an operator) and, when the entry gives one, the mutated line (`added`, or `added_pattern`)."""
+    same_line = (entry["removed"] == survivor.removed if "removed" in entry
+                 else re.fullmatch(entry["removed_pattern"], survivor.removed))
+    same_mutation = (entry.get("added", survivor.added) == survivor.added
+                     and re.fullmatch(entry.get("added_pattern", ".*"), survivor.added))
+    return bool(entry["module"] == survivor.module and same_line and same_mutation
+                and re.fullmatch(entry["operator"], survivor.operator))
+
+
 def reason(survivor: Survivor, equivalents: list[dict[str, str]],
            annotations: list[tuple[tuple[int, int], tuple[int, int]]] = ()) -> str | None:
-    """Why a survivor is equivalent: it lies in a function's annotation, or the first entry of equivalents with
-    its module, its unmutated line (`removed`, or a `removed_pattern` that matches it), an operator its
-    `operator` pattern matches (one entry can cover every replacement of an operator) and, when the entry
-    gives one, the mutated line (`added`, or `added_pattern`)."""
+    """Why a survivor is equivalent: it lies in a function's annotation, or the first entry of equivalents that
+    matches it."""
     if any(start <= (survivor.line, survivor.column) < end for start, end in annotations):
         return IN_ANNOTATION
-    for entry in equivalents:
-        same_line = (entry["removed"] == survivor.removed if "removed" in entry
-                     else re.fullmatch(entry["removed_pattern"], survivor.removed))
-        same_mutation = (entry.get("added", survivor.added) == survivor.added
-                         and re.fullmatch(entry.get("added_pattern", ".*"), survivor.added))
-        if (entry["module"] == survivor.module and same_line and same_mutation
-                and re.fullmatch(entry["operator"], survivor.operator)):
-            return entry["why"]
-    return None
+    return next((entry["why"] for entry in equivalents if matches(entry, survivor)), None)
+
+
+def unmatched(equivalents: list[dict[str, str]], survivors: list[Survivor]) -> list[dict[str, str]]:
+    """The entries of the equivalents that name no survivor: each would silently excuse a future mutant."""
+    return [entry for entry in equivalents if not any(matches(entry, survivor) for survivor in survivors)]
 
 
 def explained(survivors: list[Survivor], equivalents: list[dict[str, str]], source: str) -> list[dict]:
@@ -230,8 +295,8 @@ def explained(survivors: list[Survivor], equivalents: list[dict[str, str]], sour
     entries = []
     for s in sorted(survivors, key=lambda s: (s.line, s.column, s.operator)):
         why = reason(s, equivalents, annotations)
-        entries.append({"operator": s.operator, "line": s.line, "removed": s.removed, "added": s.added, "why": why,
-                        "in_annotation": why == IN_ANNOTATION})
+        entries.append({"operator": s.operator, "line": s.line, "column": s.column, "removed": s.removed,
+                        "added": s.added, "why": why, "in_annotation": why == IN_ANNOTATION})
     return entries
 
 
@@ -252,6 +317,7 @@ def run(modules: list[str], workers: int, state: dict[str, Any]) -> float:
         for module in modules:
             todo.put(module)
         seconds: dict[str, float] = {}
+        limits: dict[str, float] = {}
         errors: list[BaseException] = []
         started = time.monotonic()
 
@@ -265,11 +331,12 @@ def run(modules: list[str], workers: int, state: dict[str, Any]) -> float:
                     return
                 print(f"mutating {module} ...", flush=True)
                 try:
-                    seconds[module] = mutate_module(module, tree, socket_path)
+                    seconds[module], limits[module] = mutate_module(module, tree, socket_path)
                 except BaseException as error:  # noqa: BLE001 - reported after the other worker stops
                     errors.append(error)
                     return
                 meta_path(module).write_text(json.dumps(dict(state, seconds=round(seconds[module], 1),
+                                                             timeout_s=round(limits[module], 1),
                                                              files=file_hashes(module, tree))) + "\n")
                 print(f"{module}: done in {seconds[module]:.0f} s", flush=True)
 
@@ -280,6 +347,13 @@ def run(modules: list[str], workers: int, state: dict[str, Any]) -> float:
             thread.join()
         if errors:
             raise errors[0]
+        for module in modules:  # alone now: a slow but correct mutant gets the whole machine
+            retried = retry_timeouts(module, WORKDIR / "tree0", socket_path, limits[module])
+            meta = json.loads(meta_path(module).read_text())
+            meta_path(module).write_text(json.dumps(dict(meta, retried=retried)) + "\n")
+            if retried:
+                print(f"{module}: {len(retried)} timed-out mutants run again alone, "
+                      f"{sum(r['timeout'] for r in retried.values())} timed out again", flush=True)
         wall = time.monotonic() - started
     finally:
         server.kill()
@@ -301,57 +375,93 @@ def run_state() -> dict[str, Any]:
     return {"commit": commit, "uncommitted_changes": bool(changed), "machine": machine()}
 
 
-def record(results: dict[str, Any], run_info: dict[str, Any]) -> dict[str, Any]:
-    """The record of every module's session: counts, survivors with their reasons, and how it was run."""
+COUNTS = ("mutants", "killed", "survived", "incompetent", "timeouts", "timeouts_retried")
+
+
+def survivors_of(entries: dict[str, Any]) -> list[Survivor]:
+    return [Survivor(module, s["operator"], s["line"], s.get("column", 0), s["removed"], s["added"])
+            for module, result in entries.items() for s in result["survivors"] if not s["in_annotation"]]
+
+
+def record(entries: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record of every target: its counts and survivors (each with today's reason), when and where it was
+    mutated; the totals; the equivalents that name no survivor; and the runs that made it."""
     equivalents = load_equivalents()
-    for module, result in results.items():
-        if file_hashes(module, WORKDIR / "tree0")[module] != result["files"][module]:
-            raise RuntimeError(f"{module} changed since its session: mutate it again (--modules {module})")
-    modules = {module: dict(result, survivors=explained(result["survivors"], equivalents,
-                                                        (WORKDIR / "tree0" / module).read_text()))
-               for module, result in results.items()}
-    totals = {key: sum(result[key] for result in modules.values())
-              for key in ("mutants", "killed", "survived", "incompetent")}
-    unexplained = sum(1 for result in modules.values() for s in result["survivors"] if s["why"] is None)
-    return {"tool": f"cosmic-ray {version('cosmic-ray')}", "commit": run_info["commit"],
-            "uncommitted_changes": run_info["uncommitted_changes"], "machine": run_info["machine"],
-            "workers": run_info["workers"], "wall_seconds": round(run_info["wall_seconds"], 1),
-            "pytest_args": PYTEST_ARGS, **totals, "unexplained": unexplained, "modules": modules}
+    for result in entries.values():
+        for survivor in result["survivors"]:
+            if not survivor["in_annotation"]:
+                survivor["why"] = reason(Survivor(result["module"], survivor["operator"], survivor["line"],
+                                                  survivor.get("column", 0), survivor["removed"], survivor["added"]),
+                                         equivalents)
+    totals = {key: sum(result.get(key, 0) for result in entries.values()) for key in COUNTS}
+    unexplained = sum(1 for result in entries.values() for s in result["survivors"] if s["why"] is None)
+    return {"tool": f"cosmic-ray {version('cosmic-ray')}", "pytest_args": PYTEST_ARGS, **totals,
+            "unexplained": unexplained, "unmatched_equivalents": unmatched(equivalents, survivors_of(entries)),
+            "runs": runs[-5:], "modules": entries}
+
+
+def session_entry(module: str) -> dict[str, Any]:
+    """A module's record entry from its last session here: counts, survivors with reasons, its run's details."""
+    meta = json.loads(meta_path(module).read_text())
+    result = module_results(module, meta.get("retried", {}))
+    tree = WORKDIR / "tree0"
+    if file_hashes(module, tree)[module] != meta["files"][module]:
+        raise RuntimeError(f"{module} changed since its session: mutate it again (--modules {module})")
+    survivors = explained(result.pop("survivors"), load_equivalents(), (tree / module).read_text())
+    return {"module": module, **result, "survivors": survivors,
+            **{key: value for key, value in meta.items() if key != "retried"}}
+
+
+def changed_modules(entries: dict[str, Any]) -> list[str]:
+    """The targets whose code or tests differ from what their record entry measured, or that have none."""
+    return [module for module, tests in TARGETS.items()
+            if module not in entries or entries[module].get("tests") != tests
+            or any(_md5(path) != md5_ for path, md5_ in entries[module]["files"].items())]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--modules", nargs="+", choices=sorted(TARGETS), default=list(TARGETS),
-                        help="mutate only these again; the record keeps the others' last sessions")
+    parser.add_argument("--modules", nargs="+", choices=sorted(TARGETS),
+                        help="mutate only these again; the record keeps the others' entries (default: every one)")
+    parser.add_argument("--changed", action="store_true",
+                        help="mutate only the targets whose code or tests changed since the record measured them")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="copies tested at once")
     parser.add_argument("--report", action="store_true",
-                        help="run nothing: the record again from the last sessions (after a reason was added "
-                             "to tools/mutation_equivalents.yaml)")
+                        help="run nothing: the record again from the last sessions here and the record's other "
+                             "entries (after a reason was added to tools/mutation_equivalents.yaml)")
     args = parser.parse_args(argv)
-    run_path = WORKDIR / "sessions" / "run.json"
-    if not args.report:
+    old = json.loads(RECORD.read_text()) if RECORD.is_file() else {"modules": {}, "runs": []}
+    entries = {module: dict(entry, module=module) for module, entry in old["modules"].items() if module in TARGETS}
+    modules = changed_modules(entries) if args.changed else (args.modules or list(TARGETS))
+    runs = old.get("runs", [])
+    if not args.report and modules:
         state = run_state()  # before the copies are made
-        wall = run(args.modules, args.workers, state)
-        if set(args.modules) == set(TARGETS):
-            run_path.write_text(json.dumps(dict(state, wall_seconds=wall, workers=args.workers)) + "\n")
-    if not run_path.exists():
-        print("no full run yet: `python -m tools.mutation` mutates every module before a record is written")
+        wall = run(modules, args.workers, state)
+        runs.append(dict(state, modules=modules, workers=args.workers, wall_seconds=round(wall, 1)))
+    fresh = [module for module in TARGETS if meta_path(module).is_file() and session_path(module).is_file()
+             and (module in modules or module not in entries)]
+    entries.update({module: session_entry(module) for module in fresh})
+    missing = [module for module in TARGETS if module not in entries]
+    if missing:
+        print(f"no result yet for {', '.join(missing)}: `python -m tools.mutation --modules {' '.join(missing)}`")
         return 1
-    run_info = json.loads(run_path.read_text())
-    results = {module: dict(module_results(module), **json.loads(meta_path(module).read_text()))
-               for module in TARGETS}
-    summary = record(results, run_info)
+    summary = record({module: entries[module] for module in TARGETS}, runs)
     for module, result in summary["modules"].items():
-        print(f"{module}: {result['mutants']} mutants, {result['killed']} killed, {result['survived']} survived, "
+        print(f"{module}: {result['mutants']} mutants, {result['killed']} killed ({result.get('timeouts', 0)} timed "
+              f"out, {result.get('timeouts_retried', 0)} again alone), {result['survived']} survived, "
               f"{result['incompetent']} incompetent")
         for s in result["survivors"]:
-            print(f"  {'equivalent' if s['why'] else 'UNEXPLAINED'} line {s['line']} {s['operator']}: "
-                  f"{s['removed']!r} -> {s['added']!r}")
-    print(f"{summary['mutants']} mutants in {run_info['wall_seconds'] / 60:.1f} min on {run_info['workers']} workers; "
-          f"{summary['survived']} survived, {summary['unexplained']} of them unexplained")
-    RECORD.write_text(json.dumps(summary, indent=2) + "\n")
+            if not s["why"]:
+                print(f"  UNEXPLAINED line {s['line']} {s['operator']}: {s['removed']!r} -> {s['added']!r}")
+    for entry in summary["unmatched_equivalents"]:
+        print(f"  an equivalent names no survivor: {entry['module']} {entry['operator']} {entry.get('removed')!r}")
+    if modules and not args.report:
+        print(f"{len(modules)} modules in {runs[-1]['wall_seconds'] / 60:.1f} min on {args.workers} workers")
+    print(f"{summary['mutants']} mutants; {summary['survived']} survived, {summary['unexplained']} of them "
+          f"unexplained; {len(summary['unmatched_equivalents'])} equivalents name no survivor")
+    write_json(RECORD, summary)
     print(f"wrote {RECORD.relative_to(REPO)}")
-    return 1 if summary["unexplained"] else 0
+    return 1 if summary["unexplained"] or summary["unmatched_equivalents"] else 0
 
 
 # --- Its tables in the docs -------------------------------------------------------------------------------
@@ -361,32 +471,42 @@ def _md5(path: str) -> str | None:
     return md5(REPO / path) if (REPO / path).is_file() else None
 
 
+def _runs(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs that made the record's entries (a record of one full run keeps it at its top level)."""
+    if "runs" in record:
+        return record["runs"]
+    return [{key: record[key] for key in ("commit", "machine", "workers", "wall_seconds", "uncommitted_changes")}
+            | {"modules": list(record["modules"])}]
+
+
 def mutation_summary() -> str:
-    """Per module: its tests, mutants, killed, survived (each equivalent, or not), incompetent, and the run."""
+    """Per module: mutants, killed, timeouts, survivors (equivalent, or not), incompetent; the runs; and what
+    changed since it was measured."""
     record = json.loads(RECORD.read_text())
-    lines = ["| module | mutants | killed | survived: equivalent "
-             "| survived: unexplained | incompetent | minutes |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| module | mutants | killed | of them timed out (again, alone) | survived: equivalent "
+             "| survived: unexplained | incompetent | minutes |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for module, result in record["modules"].items():
         unexplained = sum(1 for survivor in result["survivors"] if survivor["why"] is None)
-        lines.append(f"| `{module}` | {result['mutants']} | {result['killed']} | "
+        timeouts = (f"{result['timeouts']} ({result['timeouts_retried']})" if "timeouts" in result
+                    else "not counted")
+        lines.append(f"| `{module}` | {result['mutants']} | {result['killed']} | {timeouts} | "
                      f"{result['survived'] - unexplained} | {unexplained} | {result['incompetent']} | "
                      f"{result['seconds'] / 60:.1f} |")
     lines.append(f"| **all** | **{record['mutants']}** | **{record['killed']}** | "
-                 f"**{record['survived'] - record['unexplained']}** | **{record['unexplained']}** | "
-                 f"**{record['incompetent']}** | |")
-    machine = record["machine"]
-    files = {path: md5 for result in record["modules"].values() for path, md5 in result["files"].items()}
-    changed = [path for path, md5 in files.items() if _md5(path) != md5]
-    rerun = [f"`{module}` at `{result['commit'][:7]}`" for module, result in record["modules"].items()
-             if result["commit"] != record["commit"]]
-    lines += ["", f"{record['tool']} at commit `{record['commit'][:7]}`"
-              + (" with uncommitted changes" if record["uncommitted_changes"] else "")
-              + f", on {machine['cpu_model']} ({machine['cpu_family']}, {machine['instruction_set']}), "
-              f"{record['workers']} modules at once on {machine['cores']} cores: "
-              f"{record['wall_seconds'] / 60:.1f} min in all"
-              + (f"; mutated again since: {', '.join(rerun)}" if rerun else "") + ". "
-              + (f"**Changed since**: {', '.join(f'`{path}`' for path in changed)}; `make mutation` "
-                 "measures them again." if changed else "Every module and test file is as it was measured.")]
+                 f"**{record.get('timeouts', '—')}** | **{record['survived'] - record['unexplained']}** | "
+                 f"**{record['unexplained']}** | **{record['incompetent']}** | |")
+    runs = [f"{len(run['modules'])} modules at commit `{run['commit'][:7]}`"
+            + (" with uncommitted changes" if run.get("uncommitted_changes") else "")
+            + f" on {run['machine']['cpu_model']} ({run['machine']['cpu_family']}, {run['machine']['instruction_set']}),"
+            f" {run['workers']} at once on {run['machine']['cores']} cores: {run['wall_seconds'] / 60:.1f} min"
+            for run in _runs(record)]
+    changed = [module for module, result in record["modules"].items()
+               if any(_md5(path) != md5_ for path, md5_ in result["files"].items())]
+    unmatched_ = record.get("unmatched_equivalents", [])
+    lines += ["", f"{record['tool']}. Runs: " + "; ".join(runs) + ". "
+              + (f"**Changed since measured**: {', '.join(f'`{m}`' for m in changed)}; `make mutation CHANGED=1` "
+                 "measures them again." if changed else "Every module and test file is as it was measured.")
+              + (f" **{len(unmatched_)} equivalents name no survivor.**" if unmatched_ else "")]
     return "\n".join(lines)
 
 
