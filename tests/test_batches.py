@@ -16,6 +16,12 @@ def test_batches_cover_every_image_once_with_a_short_last_batch():
     assert all(target is x for x, target in batches)  # an autoencoder's target is its input
 
 
+@pytest.mark.parametrize("count, size, batches", [(8, 4, 2), (9, 4, 3), (1, 4, 1), (4, 4, 1), (0, 4, 0)])
+def test_the_number_of_batches_is_the_count_over_the_size_rounded_up(count, size, batches):
+    loader = TensorBatches(torch.zeros(count, 1, 28, 28), batch_size=size)
+    assert len(loader) == batches == len(list(loader))
+
+
 def test_seeded_batches_reshuffle_each_epoch_and_repeat_with_the_seed():
     images = torch.arange(50.0).view(50, 1, 1, 1)
     first, second = TensorBatches(images, 10, seed=3), TensorBatches(images, 10, seed=3)
