@@ -137,6 +137,9 @@ def download_dataset(target_root: str | Path, sources: Sequence[tuple] | None = 
     sources: (name, fetch) or (name, fetch, pinned MD5s) each; by default SOURCES.
     """
     sources = SOURCES if sources is None else sources
+    odd = [source for source in sources if len(source) not in (2, 3)]
+    if odd:
+        raise ValueError(f"a source is (name, fetch) or (name, fetch, pinned MD5s), got {len(odd[0])} items")
     target_root = Path(target_root)
     target_root.parent.mkdir(parents=True, exist_ok=True)
     failures = []

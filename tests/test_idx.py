@@ -68,3 +68,10 @@ def test_a_file_longer_than_its_header_says_is_refused(tmp_path):
 def test_a_whole_file_passes(tmp_path):
     write_idx(tmp_path / "f", np.zeros((2, 28, 28), dtype=np.uint8))
     check_idx_file(tmp_path / "f", ndim=3)
+
+
+def test_a_header_of_many_dimensions_is_read_whole(tmp_path):
+    """A full header of 64 dimensions (260 bytes) is not taken for a truncated one."""
+    path = tmp_path / "many.idx"
+    write_idx(path, np.zeros((1,) * 64, dtype=np.uint8))
+    check_idx_file(path, 64)

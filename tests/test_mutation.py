@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from tools.mutation import (IN_ANNOTATION, REPO, TARGETS, Survivor, _changed_lines, annotation_spans,
-                            load_equivalents, reason)
+from tools.mutation import (IN_ANNOTATION, REPO, TARGETS, Survivor, _changed_lines, annotation_spans, changed_modules,
+                            load_equivalents, reason, unmatched)
 
 SOURCE = '''from __future__ import annotations
 
@@ -49,6 +49,28 @@ def test_an_equivalent_is_matched_by_module_line_and_operator_pattern():
     entries[1] = {key: value for key, value in entries[1].items() if key != "added"} | {"added_pattern": r"y = -?\d"}
     assert reason(survivor_at(1, 0, "y = 1", "NumberReplacer", "y = -2"), entries) == "two"
     assert reason(survivor_at(1, 0, "y = 1", "NumberReplacer", "y = 20"), entries) is None
+
+
+def test_an_equivalent_that_names_no_survivor_is_reported():
+    entries = [{"module": "m.py", "operator": "NumberReplacer", "removed": "y = 1", "why": "used"},
+               {"module": "m.py", "operator": "NumberReplacer", "removed": "z = 1", "why": "stale"}]
+    survivors = [survivor_at(1, 0, "y = 1", "NumberReplacer", "y = 2")]
+    assert unmatched(entries, survivors) == [entries[1]]
+    assert unmatched(entries, []) == entries
+
+
+def test_a_target_is_measured_again_when_its_code_or_tests_changed_or_it_has_no_entry():
+    from betavae.canonical import md5
+    module, tests = next(iter(TARGETS.items()))
+    current = {path: md5(REPO / path) for path in (module, *tests)}
+    entries = {m: {"tests": t, "files": {path: md5(REPO / path) for path in (m, *t)}} for m, t in TARGETS.items()}
+    assert changed_modules(entries) == []
+    entries[module]["files"] = dict(current, **{module: "0" * 32})
+    assert changed_modules(entries) == [module]
+    entries[module] = {"tests": tests[:0], "files": current}
+    assert changed_modules(entries) == [module]
+    del entries[module]
+    assert changed_modules(entries) == [module]
 
 
 def test_the_mutated_line_is_read_from_cosmic_rays_diff():

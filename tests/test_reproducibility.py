@@ -329,3 +329,10 @@ def test_the_prediction_tolerance_is_the_bonferroni_t_times_sd_times_root_of_one
                                   "n": 7}, spread)
     assert not moved.passed and "a" in moved.reason
     assert not judge_against_spread({"a": 0.0, "n": 7, "active_units": 0}, spread).passed
+
+
+def test_only_the_flag_true_marks_a_collapse_not_a_count_of_one():
+    """evaluate writes the flag as a JSON boolean; a 1 there is not it (active units say collapse otherwise)."""
+    assert is_collapsed({"posterior_collapse": True, "active_units": 5})
+    assert not is_collapsed({"posterior_collapse": 1, "active_units": 5})
+    assert is_collapsed({"posterior_collapse": False, "active_units": 0})

@@ -302,3 +302,8 @@ def test_the_official_mirror_is_asked_for_both_splits_with_downloading_on(tmp_pa
 def test_a_download_creates_the_folders_above_its_target(tmp_path):
     record = download_dataset(tmp_path / "a" / "b" / "data", sources=[("package", write_tiny_dataset)])
     assert record["source"] == "package" and len(read_split(tmp_path / "a" / "b" / "data", "test")[0]) == 50
+
+
+def test_a_source_of_other_than_two_or_three_items_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"\(name, fetch\) or \(name, fetch, pinned MD5s\), got 4 items"):
+        download_dataset(tmp_path / "data", sources=[("a", lambda root: None, {}, {})])

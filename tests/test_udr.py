@@ -239,3 +239,26 @@ def test_udr_with_chance_reports_both_per_pair_and_their_difference():
     assert result["above_chance"] == pytest.approx(result["udr"] - result["chance"], abs=0.03)
     low, high = result["bootstrap"]["above_chance"]
     assert low <= result["above_chance"] <= high
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_a_model_with_non_finite_means_or_kl_is_refused(bad):
+    a, b = latents(), latents(seed=1)
+    broken = a.clone()
+    broken[3, 1] = bad
+    for score in (pair_score, lambda *args: chance_pair_score(*args, rotations=1)):
+        with pytest.raises(ValueError, match="finite"):
+            score(broken, ACTIVE, b, ACTIVE)
+        with pytest.raises(ValueError, match="finite"):
+            score(a, ACTIVE, b, torch.tensor([1.0, bad, 1.0, 1.0]))
+    with pytest.raises(ValueError, match="finite"):
+        standardize(broken)
+
+
+def test_the_bootstrap_never_pairs_a_model_with_itself_however_many_models():
+    """With hundreds of models a resample holds the same one twice: only pairs of two models count (with
+    scores of distinct pairs only, a self-pair would be a missing key)."""
+    count = 300
+    scores = {(i, j): 0.5 for i in range(count) for j in range(i + 1, count)}
+    found = bootstrap_over_seeds(scores, dict(scores), count, draws=2)
+    assert found["udr"] == [0.5, 0.5] and found["resamples"] == 2

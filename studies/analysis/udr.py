@@ -45,12 +45,19 @@ def relative_strength(correlations: torch.Tensor) -> float:
     return (one_direction(0) + one_direction(1)) / 2
 
 
+def check_finite(*tensors: torch.Tensor) -> None:
+    """Posterior means and KLs are finite numbers: a model whose are not has failed, and UDR says nothing of it."""
+    if not all(torch.isfinite(tensor).all() for tensor in tensors):
+        raise ValueError("posterior means and KL per unit must be finite numbers")
+
+
 def pair_score(mu_a: torch.Tensor, kl_a: torch.Tensor, mu_b: torch.Tensor, kl_b: torch.Tensor,
                threshold: float = KL_THRESHOLD) -> float:
     """UDR of two models from their posterior means of the same images [N, D] and mean KL per unit [D].
 
     A model without any unit above the threshold (posterior collapse) shares nothing: the pair scores 0.
     """
+    check_finite(mu_a, kl_a, mu_b, kl_b)
     active_a, active_b = kl_a > threshold, kl_b > threshold
     if not active_a.any() or not active_b.any():
         return 0.0
@@ -92,6 +99,7 @@ def random_rotation(dim: int, generator: torch.Generator) -> torch.Tensor:
 
 def standardize(values: torch.Tensor) -> torch.Tensor:
     """Each column to mean 0 and sd 1 (a constant column stays 0): [N, D] -> [N, D] float64."""
+    check_finite(values)
     values = values.double()
     sd = values.std(dim=0)
     return (values - values.mean(dim=0)) / torch.where(sd > 0, sd, torch.ones_like(sd))
@@ -101,6 +109,7 @@ def chance_pair_score(mu_a: torch.Tensor, kl_a: torch.Tensor, mu_b: torch.Tensor
                       rotations: int = CHANCE_ROTATIONS, seed: int = 0, threshold: float = KL_THRESHOLD) -> float:
     """The pair's UDR if each model held what it holds in arbitrary axes: each one's standardised active
     posterior means against `rotations` random rotations of the other's, averaged over both directions."""
+    check_finite(mu_a, kl_a, mu_b, kl_b)
     active_a, active_b = kl_a > threshold, kl_b > threshold
     if not active_a.any() or not active_b.any():
         return 0.0
