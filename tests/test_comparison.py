@@ -62,13 +62,13 @@ def test_one_run_against_a_group_gets_a_prediction_interval():
 
 
 def test_the_family_wise_false_alarm_rate_holds_on_simulated_seeds():
-    """Two groups of 5 from one law with correlated metrics, 300 times: any metric flagged is a false alarm."""
+    """Two groups of 5 from one law with correlated metrics, 200 times: any metric flagged is a false alarm."""
     rng = np.random.default_rng(1)
     covariance = 0.6 * np.ones((6, 6)) + 0.4 * np.eye(6)
     alarms = 0
-    for _ in range(300):
+    for _ in range(200):
         draws = rng.multivariate_normal(np.zeros(6), covariance, size=10)
         a = side({f"m{j}": draws[:5, j] for j in range(6)})
         b = side({f"m{j}": draws[5:, j] for j in range(6)})
         alarms += bool(compare_sides(a, b).beyond)
-    assert alarms / 300 <= 0.05 + 2 * (0.05 * 0.95 / 300) ** 0.5  # the nominal 5%, and sampling error
+    assert alarms / 200 <= 0.05 + 2 * (0.05 * 0.95 / 200) ** 0.5  # the nominal 5%, and sampling error
