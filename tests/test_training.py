@@ -9,14 +9,14 @@ import yaml
 from torchbearer import Trial, callbacks
 
 from betavae.batches import TensorBatches
-from betavae.errors import ParamsError, TrainingError
+from betavae.errors import ParamsError, TrainingError, WriteError
 from betavae.model import BetaVAE
 from betavae.compute import CPU_FP32
 from betavae.objective import bernoulli_nll, beta_vae_loss, kl_divergence
 from betavae.params import DataParams
 from betavae.training import (KL, LOGVAR, LOSS_PARTS, MU, RECONSTRUCTION, StateAdapter, add_kl_term,
-                              beta_vae_criterion, build_trial, lr_factor, lr_schedule, split_train_val, train,
-                              warn_on_collapse)
+                              beta_vae_criterion, build_trial, lr_factor, lr_schedule, split_train_val,
+                              stop_on_non_finite_loss, train, warn_on_collapse)
 from tests.conftest import TINY_PARAMS
 
 
@@ -208,3 +208,109 @@ def test_a_collapsed_model_is_warned_about_in_one_line(tiny_model_config, capsys
     err = capsys.readouterr().err
     assert err.startswith("warning: posterior collapse: 0 of 4 latent units are active on the validation images")
     assert err.count("\n") == 1
+
+
+def test_a_resumed_schedule_inside_the_warm_up_sets_the_rate_of_its_step(tiny_model_config, params):
+    model = BetaVAE(tiny_model_config)
+    constant = dataclasses.replace(params.train, lr=0.01, lr_warmup_steps=4, lr_schedule="constant")
+    schedule = lr_schedule(constant, steps_per_epoch=10)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    schedule.on_start({torchbearer.OPTIMIZER: optimizer})
+    for _ in range(2):
+        optimizer.step()
+        schedule.on_step_training({})
+    resumed = lr_schedule(constant, steps_per_epoch=10).load_state_dict(schedule.state_dict())
+    fresh = torch.optim.Adam(model.parameters(), lr=0.01)
+    resumed.on_start({torchbearer.OPTIMIZER: fresh})
+    assert fresh.param_groups[0]["lr"] == pytest.approx(0.01 * 3 / 4)  # the third step's rate
+
+
+@pytest.mark.parametrize("name, cosine", [("cosine", True), ("constant", False)])
+def test_the_schedule_spans_every_step_of_training_and_follows_the_named_shape(params, name, cosine):
+    settings = dataclasses.replace(params.train, epochs=3, kl_warmup_epochs=1, lr_warmup_steps=2,
+                                   lr_schedule="".join(name))
+    schedule = lr_schedule(settings, steps_per_epoch=7)  # a name read from YAML is a new string, not a literal
+    for step in (0, 1, 5, 10, 20):
+        assert schedule.factor(step) == pytest.approx(lr_factor(step, 21, 2, cosine))
+    assert schedule.factor(20) < 0.01 if cosine else schedule.factor(20) == 1.0
+
+
+def test_the_stop_on_a_non_finite_loss_counts_epochs_and_batches_from_one():
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.002)
+    state = {torchbearer.LOSS: torch.tensor(float("inf")), torchbearer.EPOCH: 2, torchbearer.BATCH: 4,
+             torchbearer.OPTIMIZER: optimizer}
+    with pytest.raises(TrainingError, match=r"became inf at epoch 3, batch 5; .*learning rate was 0\.002\)"):
+        stop_on_non_finite_loss.on_criterion(state)
+
+
+def test_training_uses_fused_adam(tiny_model_config, params):
+    """Fused Adam is faster, and its rounding is part of the committed bits."""
+    trial = build_trial(BetaVAE(tiny_model_config), params.train, CPU_FP32, steps_per_epoch=10)
+    assert trial.state[torchbearer.OPTIMIZER].defaults["fused"] is True
+
+
+def test_held_out_images_must_leave_some_to_train_on():
+    images = torch.rand(10, 1, 28, 28)
+    assert [len(part) for part in split_train_val(images, 9, seed=0)] == [1, 9]
+    for val_size in (10, 11):
+        with pytest.raises(ParamsError, match="train.val_size must be smaller than the 10 training images"):
+            split_train_val(images, val_size, seed=0)
+
+
+def test_a_batch_of_all_the_training_images_is_allowed(tiny_model_config, tiny_train_params, tmp_path):
+    params = dataclasses.replace(tiny_train_params, batch_size=80, epochs=1)
+    train(torch.rand(100, 1, 28, 28), tiny_model_config, params, tmp_path / "log.csv", verbose=0)  # 80 train, 20 val
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize("binarize", [False, True])
+def test_validation_is_binarized_once_exactly_when_asked(tiny_model_config, tiny_train_params, tmp_path, monkeypatch,
+                                                         binarize):
+    from betavae import training
+    calls = []
+    real = training.binarize_once
+    monkeypatch.setattr(training, "binarize_once", lambda images, seed: calls.append(seed) or real(images, seed))
+    params = dataclasses.replace(tiny_train_params, epochs=1)
+    train(torch.rand(100, 1, 28, 28), tiny_model_config, params, tmp_path / "log.csv", verbose=0,
+          data=DataParams(binarize=binarize, binarize_seed=7))
+    assert calls == ([7] if binarize else [])
+
+
+def test_a_fresh_run_overwrites_a_stale_log_and_a_resume_dir_is_made_with_its_parents(tiny_model_config,
+                                                                                      tiny_train_params, tmp_path):
+    params = dataclasses.replace(tiny_train_params, epochs=1)
+    resume_dir = tmp_path / "a" / "b" / "resume"
+    resume_dir.parent.mkdir(parents=True)
+    resume_dir.mkdir()  # already there, empty: a fresh run
+    (resume_dir / "training.csv").write_text("stale,rows\n1,2\n3,4\n")
+    train(torch.rand(100, 1, 28, 28), tiny_model_config, params, tmp_path / "log.csv", verbose=0,
+          resume_dir=resume_dir)
+    rows = list(csv.reader((tmp_path / "log.csv").read_text().splitlines()))
+    assert rows[0][0] == "epoch" and len(rows) == 2
+    train(torch.rand(100, 1, 28, 28), tiny_model_config, params, tmp_path / "log2.csv", verbose=0,
+          resume_dir=tmp_path / "x" / "y" / "z")  # parents made
+    assert (tmp_path / "log2.csv").is_file()
+
+
+def test_a_failed_write_of_the_log_names_the_file_and_the_systems_reason(tiny_model_config, tiny_train_params,
+                                                                          tmp_path, monkeypatch):
+    import errno
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(Trial, "run", full_disk)
+    params = dataclasses.replace(tiny_train_params, epochs=1)
+    with pytest.raises(WriteError, match=r"^cannot write .*training\.csv: No space left on device; finished epochs"):
+        train(torch.rand(100, 1, 28, 28), tiny_model_config, params, tmp_path / "log.csv", verbose=0)
+
+
+def test_the_kl_weight_warms_up_on_any_key_torchbearer_takes_for_the_training_data():
+    """torchbearer compares a state key by its name: the name of TRAIN_DATA is the training data too."""
+    from betavae.training import _kl_weight
+    state = {torchbearer.EPOCH: 0, torchbearer.BATCH: 5, torchbearer.STEPS: 10}
+    by_name = str(torchbearer.TRAIN_DATA)
+    assert by_name is not torchbearer.TRAIN_DATA and torchbearer.TRAIN_DATA == by_name
+    assert _kl_weight({**state, torchbearer.DATA: by_name}, warmup_epochs=2) == pytest.approx(0.25)
+    assert _kl_weight({**state, torchbearer.DATA: torchbearer.TRAIN_DATA}, warmup_epochs=2) == pytest.approx(0.25)
+    assert _kl_weight({**state, torchbearer.DATA: torchbearer.VALIDATION_DATA}, warmup_epochs=2) == 1.0
+    assert _kl_weight({**state, torchbearer.DATA: torchbearer.TRAIN_DATA}, warmup_epochs=0) == 1.0
