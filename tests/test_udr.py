@@ -9,7 +9,8 @@ import torch
 
 from studies.analysis.udr import (BOOTSTRAP_DRAWS, CHANCE_ROTATIONS, INTERVAL, KL_THRESHOLD, _percentiles,
                                   bootstrap_over_seeds, chance_pair_score, pair_score, random_rotation, ranks,
-                                  relative_strength, spearman_matrix, standardize, udr, udr_with_chance)
+                                  relative_strength, spearman_matrix, standardize, udr, udr_from_pairs,
+                                  udr_with_chance)
 from tests.conftest import REPO
 
 ACTIVE = torch.ones(4)
@@ -262,3 +263,26 @@ def test_the_bootstrap_never_pairs_a_model_with_itself_however_many_models():
     scores = {(i, j): 0.5 for i in range(count) for j in range(i + 1, count)}
     found = bootstrap_over_seeds(scores, dict(scores), count, draws=2)
     assert found["udr"] == [0.5, 0.5] and found["resamples"] == 2
+
+
+def test_udr_from_the_pairs_a_group_recorded_is_udr_with_chance_of_its_models():
+    models = [(latents(count=500, seed=seed), ACTIVE) for seed in range(3)]
+    whole = udr_with_chance(models, rotations=2, draws=50)
+    scores = {(i, j): whole["pair_scores"][f"{i}-{j}"] for i, j in ((0, 1), (0, 2), (1, 2))}
+    chance = {(i, j): whole["pair_chance"][f"{i}-{j}"] for i, j in ((0, 1), (0, 2), (1, 2))}
+    assert udr_from_pairs(scores, chance, 3, draws=50) == whole  # the bootstrap's seed defaults to udr_with_chance's
+    assert udr_from_pairs(scores, chance, 3, draws=50, seed=0) == whole
+
+
+def test_udr_from_pairs_needs_two_models_and_every_pair_of_both_scores():
+    one_pair = {(0, 1): 0.4}
+    assert udr_from_pairs(one_pair, {(0, 1): 0.2}, 2, draws=10)["udr"] == 0.4
+    with pytest.raises(ValueError, match="at least two"):
+        udr_from_pairs({}, {}, 1)
+    with pytest.raises(ValueError, match=r"missing \[\(0, 1\)\]"):
+        udr_from_pairs(one_pair, {}, 2)  # a score without its chance level
+    scores = {(i, j): 0.3 for i in range(5) for j in range(i + 1, 5)}
+    for pair in [(0, 1), (0, 2), (0, 3), (0, 4)]:
+        del scores[pair]
+    with pytest.raises(ValueError, match=r"UDR needs every pair of the 5 models; missing \[\(0, 1\), \(0, 2\), \(0, 3\)\]$"):
+        udr_from_pairs(scores, dict(scores), 5)
