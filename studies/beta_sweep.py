@@ -71,17 +71,8 @@ def run_cells(cells: list[tuple[float, int]], score_udr: bool) -> None:
 
 def record_pulled(cells: list[tuple[float, int]]) -> None:
     """Put every cell that ran elsewhere (its experiment pulled here) into its group's record, then score UDR."""
-    present = existing_experiments(REPO)
     for (name, settings), seeds in cells_by_group(cells).items():
-        path = seed_group.record_path(name)
-        expected = seed_group.group_params(REPO, list(settings))
-        for seed in seed_group.todo(path, seeds):
-            if seed_group.cell_name(name, seed) not in present:
-                raise BetaVAEError(f"cell {seed_group.cell_name(name, seed)} is neither recorded nor an experiment "
-                                   f"here: run its slice (or pull it)")
-            seed_group.record_cell(REPO, path, name, list(settings), seed, dict(expected, train=dict(
-                expected["train"], seed=seed)), None)
-        seed_group.fill_udr_pairs(REPO, path, DATA)
+        seed_group.record_experiments(REPO, name, list(settings), seeds, seed_group.record_path(name), DATA)
 
 
 def group_udr(record: dict, seeds: list[int]) -> dict | None:

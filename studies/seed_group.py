@@ -3,6 +3,8 @@
     python -m studies.seed_group --seeds 0 1 2 3 4 -S train.beta=5.5       # the group beta-5.5
     python -m studies.seed_group --seeds 0 1 2 3 4 5 6 7 8 9               # the group committed
     python -m studies.seed_group --seeds 0 1 2 3 4 -S train.lr=2.0e-3 --workers 2
+    python -m studies.seed_group --seeds 0 1 2 3 4 -S train.beta=5.5 --slice 1/2 --push origin   # on machine 1
+    python -m studies.seed_group --seeds 0 1 2 3 4 -S train.beta=5.5 --collect --pull origin      # then anywhere
     make group S="train.beta=5.5" SEEDS="0 1 2 3 4"
 
 Cell k of group G is the experiment `G-seed-k`: the committed params.yaml (HEAD's, whatever the workspace
@@ -48,7 +50,9 @@ from betavae.machine import platform_differences, platform_record, same_platform
 from betavae.params import Params, parse_params
 from studies.analysis.experiments import (existing_experiments, experiment_files, experiment_inputs,
                                           experiment_platform, git_show, head_commit, load_experiment_model,
-                                          resolve_rev, restore_workspace, run_dvc, run_experiment)
+                                          pull_experiments, push_experiments, resolve_rev, restore_workspace, run_dvc,
+                                          run_experiment)
+from studies.analysis.sweep import parse_slice, slice_of
 from studies.analysis.udr import chance_pair_score, pair_score
 from studies.records import GROUPS, REPO, command, read_record, relative, write_record
 
@@ -263,6 +267,19 @@ def run_cells(repo: Path, group: str, settings: Sequence[str], seeds: Sequence[i
     restore_workspace(repo)
 
 
+def record_experiments(repo: Path, group: str, settings: Sequence[str], seeds: Sequence[int], path: Path,
+                       data_dir: Path) -> None:
+    """Record the cells that ran elsewhere (their experiments pulled here), then score UDR."""
+    present = existing_experiments(repo)
+    expected = group_params(repo, settings)
+    for seed in todo(path, seeds):
+        if cell_name(group, seed) not in present:
+            raise BetaVAEError(f"cell {cell_name(group, seed)} is neither recorded nor an experiment here: "
+                               f"run its slice (or pull it)")
+        record_cell(repo, path, group, settings, seed, dict(expected, train=dict(expected["train"], seed=seed)), None)
+    fill_udr_pairs(repo, path, data_dir)
+
+
 def worker_clone(repo: Path, index: int) -> Path:
     """A clone of repo's HEAD at repo/.groups/worker-INDEX that shares repo's DVC cache (its outputs and run
     cache), made or brought to HEAD."""
@@ -340,6 +357,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(5)), help="train.seed of each cell")
     parser.add_argument("--name", help="the group's name (default: from the overrides, e.g. beta-5.5)")
     parser.add_argument("--workers", type=int, default=1, help="cells run at once, each in a clone of its own")
+    parser.add_argument("--slice", help="on one of several machines: run only its share of the seeds, e.g. 1/3")
+    parser.add_argument("--push", metavar="REMOTE", help="after running, push the cells' experiments there")
+    parser.add_argument("--collect", action="store_true", help="run nothing; record the cells that ran elsewhere")
+    parser.add_argument("--pull", metavar="REMOTE", help="before recording, pull the cells' experiments from there")
     parser.add_argument("--record", help=argparse.SUPPRESS)  # a worker records into its parent's file
     parser.add_argument("--data", default=str(REPO / "data" / "fashion_mnist"), help=argparse.SUPPRESS)
     parser.add_argument("--no-udr", action="store_true", help=argparse.SUPPRESS)
@@ -353,10 +374,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     path = Path(args.record) if args.record else record_path(group, repo / "metrics" / "groups")
     try:
         group_params(repo, args.settings)
+        if args.collect:
+            if args.pull:
+                pull_experiments(repo, args.pull, [cell_name(group, seed) for seed in args.seeds])
+            record_experiments(repo, group, args.settings, args.seeds, path, Path(args.data))
+            print(f"{group}: {len(read_record(path)['cells'])} cells in {relative(path)}")
+            return
         check_platform(path, repo)
-        seeds = todo(path, args.seeds)
-        if len(seeds) < len(args.seeds):
-            print(f"{len(args.seeds) - len(seeds)} of the {len(args.seeds)} cells of {group} are in "
+        mine = slice_of(sorted(args.seeds), *parse_slice(args.slice)) if args.slice else args.seeds
+        seeds = todo(path, mine)
+        if len(seeds) < len(mine):
+            print(f"{len(mine) - len(seeds)} of the {len(mine)} cells of {group} are in "
                   f"{relative(path)} already and are kept", flush=True)
         if seeds and not args.record:
             print(estimate(len(seeds), platform_record(committed_params(repo).compute),
@@ -364,7 +392,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.workers > 1 and len(seeds) > 1:
             run_with_workers(repo, group, args.settings, seeds, path, Path(args.data), min(args.workers, len(seeds)))
         elif seeds:
-            run_cells(repo, group, args.settings, seeds, path, Path(args.data), score_udr=not args.no_udr)
+            run_cells(repo, group, args.settings, seeds, path, Path(args.data),
+                      score_udr=not (args.no_udr or args.slice))
+        if args.push:
+            present = existing_experiments(repo)
+            push_experiments(repo, args.push, [cell_name(group, seed) for seed in mine
+                                               if cell_name(group, seed) in present])
     except BetaVAEError as error:
         sys.exit(f"error: {error}")
     except subprocess.CalledProcessError as error:
