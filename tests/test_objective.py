@@ -223,6 +223,8 @@ def test_likelihood_is_decided_by_the_loss_name_as_read_from_params_yaml():
     assert is_log_likelihood(loaded[0], binary_pixels=False)
     assert is_log_likelihood(loaded[1], binary_pixels=True)
     assert not is_log_likelihood(loaded[2], binary_pixels=True)
+    for unknown in ("a", "bcd", "b"):  # a name it does not know is no likelihood, on binary pixels either
+        assert not is_log_likelihood(unknown, binary_pixels=True)
     logits = torch.tensor([3.0])
     assert torch.equal(decoder_mean(loaded[0], logits), continuous_bernoulli_mean(logits))
     assert torch.equal(decoder_mean(loaded[2], logits), torch.sigmoid(logits))
