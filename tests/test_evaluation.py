@@ -132,3 +132,78 @@ def test_latent_metrics_report_the_largest_units_and_no_indexed_kl():
     assert set(metrics) == {"active_units", "posterior_collapse", "kl_largest_units"}
     assert metrics["kl_largest_units"] == {"1": pytest.approx(2.0), "2": pytest.approx(2.0)}  # mu^2 / 2 = 2 nats
     assert metrics["active_units"] == 1 and metrics["posterior_collapse"]  # one active unit is a collapse
+
+
+class ShiftedModel(ConstantModel):
+    """Posterior N(1, I) for every image (KL = D/2 nats each), the decoder still at logit 0."""
+
+    def encode(self, images):
+        ones = torch.ones(len(images), self.config.latent_dim)
+        return ones, torch.zeros_like(ones)
+
+
+@pytest.mark.parametrize("count", [1, 5])
+def test_known_answers_with_a_posterior_off_the_prior(tiny_model_config, count):
+    images = torch.zeros(count, 1, 28, 28)
+    dims = tiny_model_config.latent_dim
+    binary = evaluate(ShiftedModel(tiny_model_config), images, images, batch_size=2, seed=0, binary_pixels=True)
+    assert binary["kl_nats"] == pytest.approx(dims / 2)
+    assert binary["test_mse"] == pytest.approx(0.25)  # over the 784 pixels of an image, even of a single one
+    assert binary["elbo_nats"] == pytest.approx(-(784 * math.log(2) + dims / 2), rel=1e-6)
+    grey = evaluate(ShiftedModel(tiny_model_config, "".join("bce")), images, images, batch_size=2, seed=0,
+                    binary_pixels=False)  # a loss name read from a file is a new string
+    assert grey["bce_objective"] == pytest.approx(784 * math.log(2) + dims / 2, rel=1e-6)
+    squared = evaluate(ShiftedModel(tiny_model_config, "mse"), images, images, batch_size=2, seed=0,
+                       binary_pixels=True)
+    assert set(squared) == {"test_mse", "kl_nats"}  # squared error is neither a likelihood nor the bce objective
+
+
+def test_the_iwae_bound_takes_batch_size_over_k_images_at_a_time_and_one_at_least(tiny_model_config):
+    model = BetaVAE(tiny_model_config).eval()
+    images = torch.bernoulli(torch.full((5, 1, 28, 28), 0.3), generator=torch.Generator().manual_seed(0))
+    together = iwae_bound(model, images, 4, batch_size=8, generator=torch.Generator().manual_seed(1))
+    generator = torch.Generator().manual_seed(1)
+    apart = torch.cat([iwae_bound(model, images[i:i + 2], 4, batch_size=1000, generator=generator)
+                       for i in range(0, 5, 2)])  # 8 // 4 = 2 images a batch, drawn in that order
+    assert torch.equal(together, apart)
+    small = iwae_bound(model, images, 50, batch_size=16, generator=torch.Generator().manual_seed(1))
+    generator = torch.Generator().manual_seed(1)
+    one_by_one = torch.cat([iwae_bound(model, images[i:i + 1], 50, batch_size=1000, generator=generator)
+                            for i in range(5)])
+    assert torch.equal(small, one_by_one)
+
+
+@pytest.mark.parametrize("binarize, loss", [(False, "bce"), (True, "bce"), (False, "continuous_bernoulli")])
+def test_the_full_evaluation_is_its_parts_on_the_right_images_and_labels(tiny_model_config, binarize, loss):
+    from betavae.classifier import Classifier
+    from betavae.data import binarize_once
+    from betavae.evaluation import encode_all, full_evaluation, probe_metrics, sample_quality
+    from betavae.params import DataParams, EvaluateParams
+    torch.manual_seed(0)
+    model, classifier = BetaVAE(tiny_model_config, loss).eval(), Classifier().eval()
+    train = (torch.rand(40, 1, 28, 28), torch.arange(40) % 10)
+    test = (torch.rand(30, 1, 28, 28), torch.arange(30).flip(0) % 10)
+    params = EvaluateParams(batch_size=16, seed=3, iwae_samples=4, knn_neighbours=3, prior_samples=20)
+    data = DataParams(binarize=binarize, binarize_seed=5)
+    found = full_evaluation(model, classifier, train, test, params, data)
+    inputs = binarize_once(test[0], 5) if binarize else test[0]
+    train_inputs = binarize_once(train[0], 5) if binarize else train[0]
+    expected = evaluate(model, inputs, test[0], 16, 3, binarize)
+    generator = torch.Generator().manual_seed(3)
+    if loss == "continuous_bernoulli" or binarize:
+        expected["iwae_nats"] = iwae_bound(model, inputs, 4, 16, generator).mean().item()
+        assert found["iwae_nats"] == pytest.approx(expected["iwae_nats"])
+    if binarize:
+        assert found["nll_nats"] == -found["iwae_nats"]
+    else:
+        assert "nll_nats" not in found
+    if loss == "bce" and not binarize:
+        assert "iwae_nats" not in found
+    test_mu, test_logvar = encode_all(model, inputs, 16)
+    train_mu, _ = encode_all(model, train_inputs, 16)
+    expected.update(latent_metrics(test_mu, test_logvar))
+    expected.update(probe_metrics(train_mu, train[1], test_mu, test[1], 3))
+    expected.update(sample_quality(model, classifier, test[0], test_mu, 20, 16, generator))
+    assert found.keys() == expected.keys() | ({"nll_nats"} if binarize else set())
+    for name, value in expected.items():
+        assert found[name] == (pytest.approx(value) if isinstance(value, float) else value), name
