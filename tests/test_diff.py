@@ -53,3 +53,70 @@ def test_plain_text_lines_up_and_markdown_is_a_table():
     assert len({line.index(line.split()[1]) for line in plain[1:]}) == 1  # the A column starts at one place
     markdown = format_rows(rows(verdict, spread.sd), markdown=True).splitlines()
     assert markdown[1] == "|---|---|---|---|---|---|---|" and all(line.startswith("| ") for line in markdown[2:])
+
+
+# --- Groups as sides ---------------------------------------------------------------------------------------
+
+import json as _json
+
+from betavae.errors import BetaVAEError
+from studies.diff import Side, _group_cells, changed_keys, group_side, load_side, parse_group_spec, summary_lines
+from studies.analysis.comparison import compare_sides
+
+
+def test_a_side_is_a_group_or_some_of_its_seeds():
+    assert parse_group_spec("beta-5.5") == ("beta-5.5", None)
+    assert parse_group_spec("committed:0-4") == ("committed", ["0", "1", "2", "3", "4"])
+    assert parse_group_spec("committed:0,2,7-8") == ("committed", ["0", "2", "7", "8"])
+    for bad in ("committed:a", "committed:1-b", "committed:-3"):
+        with pytest.raises(BetaVAEError, match="NAME:0-4"):
+            parse_group_spec(bad)
+
+
+def test_the_changed_keys_are_the_settings_the_two_sides_give_differently():
+    def side(*settings):
+        return Side("s", "s", {}, {}, tuple(settings), None)
+    assert changed_keys(side(), side("train.beta=5.5")) == ["train.beta"]
+    assert changed_keys(side("train.beta=5.5", "train.lr=0.002"), side("train.beta=5.5")) == ["train.lr"]
+    assert changed_keys(side("train.beta=6"), side("train.beta=7")) == ["train.beta"]
+    assert changed_keys(side("train.beta=6"), side("train.beta=6")) == []
+
+
+def group_record(seeds, mse, platform=None, settings=()):
+    cells = {str(seed): {"files": {"metrics/eval.json": {"test_mse": value, "kl_nats": 6.0 + value,
+                                                          "posterior_collapse": False},
+                                   "metrics/classifier.json": {"classifier_test_accuracy": 0.9}},
+                         "platform": platform or {"cpu_model": "x"}}
+             for seed, value in zip(seeds, mse)}
+    return {"group": "g", "settings": list(settings), "cells": cells, "platform": platform or {"cpu_model": "x"},
+            "inputs": INPUTS, "command": "python -m studies.seed_group --seeds 0", "commit": "abc"}
+
+
+INPUTS = {"train": {"deps": {"betavae/training.py": "0" * 32}, "params": {}}}
+
+
+def test_a_group_side_reads_its_cells_or_the_seeds_asked_for(tmp_path, monkeypatch):
+    import studies.diff as diff
+    (tmp_path / "metrics" / "groups").mkdir(parents=True)
+    (tmp_path / "metrics" / "groups" / "g.json").write_text(_json.dumps(group_record(range(5), [0.1] * 5)))
+    monkeypatch.setattr(diff, "committed_inputs", lambda repo: INPUTS)
+    whole = group_side(tmp_path, "g")
+    assert list(whole.runs) == ["0", "1", "2", "3", "4"] and whole.warning is None
+    some = load_side(tmp_path, "g:1-2")
+    assert list(some.runs) == ["1", "2"] and some.spec == "g:1-2"
+    monkeypatch.setattr(diff, "committed_inputs", lambda repo: {"train": {"deps": {}, "params": {}}})
+    assert "measured on other inputs" in group_side(tmp_path, "g").warning  # a group of older code says so
+    with pytest.raises(BetaVAEError, match="group g has no cell of seed 5, 6, 7"):
+        load_side(tmp_path, "g:4-7")
+
+
+def test_the_group_table_shows_both_sides_the_interval_and_what_the_seeds_resolve():
+    a = {str(i): {"test_mse": 0.017 + 1e-4 * ((i * 7) % 5 - 2) / 2, "x": 1.0} for i in range(10)}
+    b = {str(i): {"test_mse": 0.0175 + 1e-4 * ((i * 3) % 5 - 2) / 2, "x": 1.0} for i in range(5)}
+    result = compare_sides(a, b, ["train.beta"])
+    cells = {row.metric: _group_cells(row) for row in result.rows}
+    assert cells["test_mse"][-3] == "YES" and cells["test_mse"][3].startswith("+0.0005 [")
+    assert cells["x"][-3] == "not tested: the same on every run"
+    side = Side("s", "s", a, {}, (), None)
+    lines = summary_lines(result, side, Side("t", "t", b, {}, (), None))
+    assert lines[0] == "Beyond the seed noise: test_mse." and "Not tested: x (the same on every run)." in lines
