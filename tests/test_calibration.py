@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from studies.analysis.calibration import (against, committed_seed, false_alarms, healthy_seeds, power,
-                                          proof_verdicts, spread_tolerances)
+from studies.analysis.calibration import (against, against_the_law, committed_seed, false_alarms, healthy_seeds,
+                                          power, prediction_verdicts, proof_verdicts, spread_tolerances)
 from studies.analysis.reproducibility import seed_spread
 
 
@@ -71,3 +71,20 @@ def test_the_proof_verdicts_count_false_alarms_and_catches():
     assert verdicts["against_committed"]["failed"] == 1  # ... which fails as a collapse
     assert verdicts["regressions"]["worse"]["trials"] == 24 and verdicts["regressions"]["worse"]["failed"] == 24
     assert verdicts["platform_change"]["passed"]
+
+
+def test_the_rule_under_test_judges_each_seed_against_the_others_law_and_the_rest_against_all():
+    regression = {str(seed): files(0.03, 6.3) for seed in range(3)}
+    other_platform = {"a": files(0.017, 6.3), "b": files(0.05, 6.3)}
+    proof = {"regressions": {"worse": {"seeds": regression}},
+             "platform_change": {"experiment": "other-cpu", "files": SEEDS["5"]}}
+    verdicts = prediction_verdicts(SEEDS, proof, other_platform)
+    assert verdicts["healthy_seeds"] == {"trials": 8, "failed": 0, "failures": []}  # the collapsed seed is in none
+    assert verdicts["other_platform"]["trials"] == 2 and verdicts["other_platform"]["failed"] == 1
+    assert verdicts["other_platform"]["failures"][0]["new"] == "seed b"
+    assert verdicts["regressions"]["worse"] == {"trials": 3, "failed": 3, "failures": verdicts["regressions"]["worse"]
+                                                ["failures"]}
+    assert verdicts["platform_change"]["trials"] == 1 and verdicts["platform_change"]["failed"] == 0
+    assert prediction_verdicts(SEEDS, proof)["other_platform"] == {"trials": 0, "failed": 0, "failures": []}
+    [trial] = against_the_law(SEEDS, {"seed 3": SEEDS["3"]})  # the seed itself is left out of its own law
+    assert trial.passed and trial.committed == "the seeds' law" and trial.new == "seed 3"
