@@ -246,14 +246,14 @@ def group_comparison(a: Side, b: Side, alpha: float, markdown: bool) -> comparis
     if a.platform and b.platform and not same_platform_class(a.platform, b.platform):
         print(f"warning: the sides ran on different platform classes "
               f"({'; '.join(platform_differences(a.platform, b.platform))}): every difference includes the platform's")
-    print(f"Test: {result.method}; {len(result.tested)} metrics tested together at a family-wise α = {alpha:g}.\n")
+    print(f"Test: {result.method.value}; {len(result.tested)} metrics tested together at a family-wise α = {alpha:g}.\n")
     print(format_rows([_group_cells(row) for row in result.rows], markdown, GROUP_HEADER))
     return result
 
 
 def summary_lines(result: comparison.Comparison, a: Side, b: Side) -> list[str]:
     lines = []
-    if result.method == comparison.TOO_FEW:
+    if result.method is comparison.TOO_FEW:
         lines.append(f"Too few seeds to say anything ({len(a.runs)} and {len(b.runs)}): "
                      f"run more with `make group`.")
     elif result.beyond:

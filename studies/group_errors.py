@@ -75,7 +75,7 @@ def judged(a: Side, b: Side, alpha: float) -> dict[str, Any]:
     """One comparison as the group diff makes it: its test and every metric's numbers and verdict."""
     result = comparison.compare_sides(a.runs, b.runs, changed_keys(a, b), alpha)
     return {"a": a.spec, "b": b.spec, "seeds": [len(a.runs), len(b.runs)], "settings": [list(a.settings),
-            list(b.settings)], "method": result.method, "tested": result.tested, "beyond": result.beyond,
+            list(b.settings)], "method": result.method.value, "tested": result.tested, "beyond": result.beyond,
             "metrics": {row.metric: {"a": [row.a.mean, row.a.sd], "b": [row.b.mean, row.b.sd],
                                      "difference": row.difference, "interval": row.interval, "in_sd": row.in_sd,
                                      "p": row.p, "verdict": row.verdict, "resolvable": row.resolvable,
@@ -162,7 +162,7 @@ def errors_table() -> str:
     lines = [f"{source(record)} Family-wise α = {record['alpha']:g}.", "",
              "| comparison with nothing to find | seeds a side | test | false alarms |", "|---|---|---|---|",
              f"| every split of `{splits_['group']}` into two groups of {splits_['size']} | {splits_['size']} and "
-             f"{splits_['size']} | {comparison.PERMUTATION} | {splits_['false_alarms']} of {splits_['trials']} "
+             f"{splits_['size']} | {comparison.PERMUTATION.value} | {splits_['false_alarms']} of {splits_['trials']} "
              f"({100 * splits_['rate']:.1f}%, 95% interval {100 * low:.1f}–{100 * high:.1f}%; the splits share seeds) |"]
     for null in record["null_groups"]:
         lines.append(f"| `{null['b']}` against `{null['a']}` | {null['seeds'][0]} and {null['seeds'][1]} | "

@@ -9,6 +9,7 @@ classifier's accuracy under a change to train), and what is not a number.
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -22,10 +23,19 @@ FAMILY_WISE_ALPHA = 0.05
 # The metrics of a stage that reads only these params sections: other changed params cannot move them
 STAGE_SECTIONS = {"classifier_test_accuracy": ("classifier.", "compute.")}
 
-PERMUTATION = "permutation max-t"
-WELCH = "Welch t, Holm"
-PREDICTION = "one run against the group's prediction interval, Holm"
-TOO_FEW = "too few seeds"
+
+
+class Method(enum.Enum):
+    """The test the sides' sizes allow (groups.PERMUTATION_FROM seeds a side for the permutation test)."""
+
+    PERMUTATION = "permutation max-t"
+    WELCH = "Welch t, Holm"
+    PREDICTION = "one run against the group's prediction interval, Holm"
+    TOO_FEW = "too few seeds"
+
+
+PERMUTATION, WELCH, PREDICTION, TOO_FEW = Method
+NOT_A_NUMBER = "not a number"
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,7 @@ class Row:
 
 @dataclass(frozen=True)
 class Comparison:
-    method: str
+    method: Method
     alpha: float
     tested: list[str]
     rows: list[Row]
@@ -62,7 +72,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def method_for(count_a: int, count_b: int) -> str:
+def method_for(count_a: int, count_b: int) -> Method:
     if min(count_a, count_b) >= groups.PERMUTATION_FROM:
         return PERMUTATION
     if min(count_a, count_b) >= 2:
@@ -75,7 +85,7 @@ def method_for(count_a: int, count_b: int) -> str:
 def untested_reason(metric: str, a: Sequence[Any], b: Sequence[Any], changed: Sequence[str]) -> str | None:
     """Why a metric is shown but not tested, or None."""
     if not all(_is_number(value) for value in [*a, *b]):
-        return "not a number"
+        return NOT_A_NUMBER
     if len(set(a) | set(b)) == 1:
         return "the same on every run"
     sections = STAGE_SECTIONS.get(metric)
@@ -84,25 +94,29 @@ def untested_reason(metric: str, a: Sequence[Any], b: Sequence[Any], changed: Se
     return None
 
 
-def _adjusted_p(method: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if method == PERMUTATION:
+def adjusted_p(method: Method, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Each metric's p (columns of a [k_a, m] and b [k_b, m]), adjusted for the m tested together."""
+    if method is PERMUTATION:
         return groups.permutation_max_t(a, b)
-    if method == WELCH:
+    if method is WELCH:
         return groups.holm([groups.welch_p(a[:, j], b[:, j]) for j in range(a.shape[1])])
-    group, run = (a, b) if len(a) > 1 else (b, a)
-    return groups.holm([groups.prediction_p(group[:, j], run[0, j]) for j in range(a.shape[1])])
+    if method is PREDICTION:
+        group, run = (a, b) if len(b) == 1 else (b, a)
+        return groups.holm([groups.prediction_p(group[:, j], run[0, j]) for j in range(a.shape[1])])
+    raise ValueError(f"{method.value}: no test")
 
 
 def _row(metric: str, a: list[float], b: list[float], p: float | None, verdict: str, alpha_each: float) -> Row:
     sa, sb = groups.Summary.of(a), groups.Summary.of(b)
     difference = sb.mean - sa.mean
     interval = in_sd = ratio = superiority = superiority_interval = resolvable = needed = None
-    if min(sa.count, sb.count) == 1 and max(sa.count, sb.count) > 2:
-        group = sa if sa.count > 1 else sb
+    floor = 1.0 if metric in COUNTS else 0.0  # a count resolves no less than one unit
+    if method_for(sa.count, sb.count) is PREDICTION:
+        group = sb if sa.count == 1 else sa
         interval, resolvable = groups.prediction_interval(difference, group.sd, group.count, alpha_each)
         in_sd = difference / group.sd if group.sd else None
-        resolvable = max(resolvable, 1.0) if metric in COUNTS else resolvable
-    if sa.count > 1 and sb.count > 1:
+        resolvable = max(resolvable, floor)
+    elif min(sa.count, sb.count) >= 2:
         _, low, high, _ = groups.welch_interval(a, b)
         interval = (low, high)
         pooled = math.sqrt((sa.sd ** 2 + sb.sd ** 2) / 2)
@@ -111,8 +125,7 @@ def _row(metric: str, a: list[float], b: list[float], p: float | None, verdict: 
         superiority = groups.probability_of_superiority(a, b)
         superiority_interval = groups.superiority_interval(a, b)
         if pooled:
-            resolvable = groups.resolvable_difference(sa.sd, sb.sd, sa.count, sb.count, alpha_each)
-            resolvable = max(resolvable, 1.0) if metric in COUNTS else resolvable
+            resolvable = max(groups.resolvable_difference(sa.sd, sb.sd, sa.count, sb.count, alpha_each), floor)
             needed = groups.seeds_needed(difference, sa.sd, sb.sd, alpha_each)
     return Row(metric, sa, sb, difference, interval, in_sd, ratio, superiority, superiority_interval, p, verdict,
                resolvable, needed)
@@ -130,23 +143,21 @@ def compare_sides(a: Mapping[str, Mapping[str, Any]], b: Mapping[str, Mapping[st
     reasons = {metric: untested_reason(metric, *values[metric], changed) for metric in metrics}
     tested = [metric for metric in metrics if reasons[metric] is None]
     method = method_for(len(a), len(b))
-    if method == PERMUTATION and groups.smallest_permutation_p(len(a), len(b)) > alpha:
+    if method is PERMUTATION and groups.smallest_permutation_p(len(a), len(b)) > alpha:
         method = TOO_FEW
     alpha_each = alpha / max(len(tested), 1)
     p = {}
-    if tested and method != TOO_FEW:
+    if tested and method is not TOO_FEW:
         matrix = [np.array([values[m][side] for m in tested], dtype=float).T for side in (0, 1)]
-        p = dict(zip(tested, _adjusted_p(method, *matrix)))
+        p = dict(zip(tested, adjusted_p(method, *matrix)))
     rows = []
     for metric in metrics:
-        if reasons[metric]:
-            rows.append(Row(metric, None, None, verdict=f"not tested: {reasons[metric]}") if reasons[metric] ==
-                        "not a number" else _row(metric, *values[metric], None, f"not tested: {reasons[metric]}",
-                                                 alpha_each))
-        elif method == TOO_FEW:
-            rows.append(_row(metric, *values[metric], None, TOO_FEW, alpha_each))
-        else:
-            rows.append(_row(metric, *values[metric], float(p[metric]), "YES" if p[metric] <= alpha else "no",
-                             alpha_each))
+        reason = reasons[metric]
+        if reason is NOT_A_NUMBER:
+            rows.append(Row(metric, None, None, verdict=f"not tested: {reason}"))
+            continue
+        verdict = (f"not tested: {reason}" if reason else TOO_FEW.value if method is TOO_FEW
+                   else "YES" if p[metric] <= alpha else "no")
+        rows.append(_row(metric, *values[metric], None if metric not in p else float(p[metric]), verdict, alpha_each))
     collapsed = {side: [label for label, run in runs.items() if is_collapsed(run)] for side, runs in (("A", a), ("B", b))}
     return Comparison(method, alpha, tested, rows, {side: runs for side, runs in collapsed.items() if runs})

@@ -96,7 +96,7 @@ def step_verdict(a: Mapping[str, Mapping[str, Any]], b: Mapping[str, Mapping[str
     the difference of means, its interval, the adjusted p and the verdict."""
     result = comparison.compare_sides({seed: comparable({"eval": run}) for seed, run in a.items()},
                                       {seed: comparable({"eval": run}) for seed, run in b.items()}, ["train.beta"])
-    return {"method": result.method, "alpha": result.alpha, "tested": len(result.tested),
+    return {"method": result.method.value, "alpha": result.alpha, "tested": len(result.tested),
             "metrics": {row.metric: {"difference": row.difference, "interval": row.interval, "p": row.p,
                                      "verdict": row.verdict} for row in result.rows if row.a is not None}}
 
