@@ -2,6 +2,7 @@
 
 import math
 from itertools import combinations
+from math import comb
 
 import numpy as np
 import pytest
@@ -100,3 +101,60 @@ def test_a_summary_is_the_count_mean_and_sample_sd():
     summary = Summary.of([1.0, 2.0, 3.0])
     assert (summary.count, summary.mean, summary.sd) == (3, 2.0, 1.0)
     assert math.isnan(Summary.of([5.0]).sd)
+
+
+# --- Each branch, against its definition -----------------------------------------------------------------
+
+from studies.analysis.groups import EXACT_UP_TO, RESAMPLES, _welch_df, p_from_null
+
+
+def test_the_p_from_the_deals_is_the_share_that_reach_and_ties_count():
+    null = np.array([1.0, 2.0, 3.0, 3.0 * (1 - 1e-13), 5.0])  # the fourth ties with 3 by rounding
+    assert p_from_null(np.array([3.0, 6.0, 0.5]), null, exact=True) == pytest.approx([3 / 5, 0.0, 1.0])
+    assert p_from_null(np.array([3.0, 6.0]), null, exact=False) == pytest.approx([(3 + 1) / 6, 1 / 6])
+    assert p_from_null(np.array([2.0]), null, exact=False) == pytest.approx([5 / 6])
+
+
+def test_many_seeds_a_side_are_dealt_at_random_and_their_p_has_a_floor():
+    assert comb(22, 11) > EXACT_UP_TO
+    a = np.arange(11, dtype=float).reshape(-1, 1)
+    b = a + 100.0  # no random deal comes near the observed |t|
+    assert permutation_max_t(a, b) == pytest.approx([1 / (RESAMPLES + 1)])
+    assert smallest_permutation_p(11, 11) == 1 / (RESAMPLES + 1)
+    assert smallest_permutation_p(5, 6) == pytest.approx(1 / 462) == smallest_permutation_p(6, 5)
+
+
+def test_welchs_t_is_scipys_and_sides_without_spread_are_infinitely_apart_or_not_at_all():
+    a, b = np.array([[1.0], [2.0], [3.0]]), np.array([[2.0], [4.0], [6.0], [9.0]])
+    assert welch_t(a, b)[0] == pytest.approx(stats.ttest_ind(b[:, 0], a[:, 0], equal_var=False).statistic)
+    assert welch_t(np.array([[8.0], [8.0]]), np.array([[7.0], [7.0]]))[0] == -math.inf
+    agree = np.array([[7.0], [7.0], [7.0]])
+    assert welch_t(agree, b)[0] == pytest.approx((b.mean() - 7.0) / math.sqrt(b.var(ddof=1) / 4))
+
+
+def test_one_side_without_spread_still_has_welchs_interval_and_p():
+    agree, spread = [7.0, 7.0, 7.0], [7.0, 8.0, 9.0, 10.0]
+    difference, low, high, df = welch_interval(agree, spread)
+    error = math.sqrt(np.var(spread, ddof=1) / 4)
+    assert df == pytest.approx(3.0) and high - low == pytest.approx(2 * stats.t.ppf(0.975, 3) * error)
+    for first, second in ((agree, spread), (spread, agree)):
+        assert welch_p(first, second) == pytest.approx(2 * stats.t.sf(abs(difference) / error, 3))
+
+
+def test_a_group_without_spread_predicts_its_own_value_only():
+    assert prediction_p([7.0, 7.0, 7.0], 7.0) == 1.0
+    assert prediction_p([7.0, 7.0, 7.0], 8.0) == 0.0 and prediction_p([7.0, 7.0, 7.0], 6.0) == 0.0
+
+
+def test_welchs_degrees_of_freedom_for_unequal_sides():
+    va, vb = 1.0 / 4, 9.0 / 6
+    assert _welch_df(1.0, 3.0, 4, 6) == pytest.approx((va + vb) ** 2 / (va ** 2 / 3 + vb ** 2 / 5))
+    assert _welch_df(0.0, 0.0, 4, 6) == math.inf
+    resolved = resolvable_difference(1.0, 3.0, 4, 6, 0.05)
+    df = _welch_df(1.0, 3.0, 4, 6)
+    assert resolved == pytest.approx((stats.t.ppf(0.975, df) + stats.t.ppf(0.8, df)) * math.sqrt(va + vb))
+
+
+def test_the_seeds_a_difference_needs_are_a_whole_number_either_sign():
+    needed = seeds_needed(3.0, 1.0, 1.0, 0.05)
+    assert isinstance(needed, int) and seeds_needed(-3.0, 1.0, 1.0, 0.05) == needed

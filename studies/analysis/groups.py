@@ -34,6 +34,7 @@ from scipy import stats
 PERMUTATION_FROM = 5  # seeds a side from which the permutation max-t test is used
 EXACT_UP_TO = 20_000  # deals of the pooled seeds enumerated exactly; more are sampled
 RESAMPLES = 9_999
+TIES = 1e-12  # relative: a |t| this close to the observed one ties with it
 BOOTSTRAP_RESAMPLES = 2_000
 LEVEL = 0.95  # of the intervals
 POWER = 0.8
@@ -79,28 +80,34 @@ def welch_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def permutation_max_t(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
     """Adjusted p of each metric (columns of a [k_a, m] and b [k_b, m]) by the permutation max-t test."""
     pooled = np.vstack([a, b])
-    observed = np.abs(welch_t(a, b))
 
     def largest_t(first: np.ndarray, second: np.ndarray, axis: int = -1) -> np.ndarray:
         # first, second: indices of the seeds dealt to each side, [..., k]
         return np.abs(welch_t(pooled[first], pooled[second])).max(axis=-1)
 
-    deals = comb(len(pooled), len(a))
+    exact = comb(len(pooled), len(a)) <= EXACT_UP_TO
     result = stats.permutation_test((np.arange(len(a)), np.arange(len(a), len(pooled))), largest_t,
                                     permutation_type="independent", vectorized=True,
-                                    n_resamples=deals if deals <= EXACT_UP_TO else resamples,
+                                    n_resamples=EXACT_UP_TO if exact else resamples,
                                     alternative="greater", random_state=np.random.default_rng(seed))
-    null = result.null_distribution
-    if deals <= EXACT_UP_TO:  # every deal, the observed one among them
-        return np.array([np.mean(null >= t * (1 - 1e-12)) for t in observed])
-    return np.array([(np.sum(null >= t * (1 - 1e-12)) + 1) / (len(null) + 1) for t in observed])
+    return p_from_null(np.abs(welch_t(a, b)), result.null_distribution, exact)
+
+
+def p_from_null(observed: np.ndarray, null: np.ndarray, exact: bool) -> np.ndarray:
+    """Each observed |t|'s p from the largest |t| of the deals: the share that reach it. Every deal (exact, the
+    observed one among them), or random ones with the observed deal counted in, (count + 1) / (deals + 1).
+    A |t| within TIES of the observed one reaches it: the same deal's t, summed in another order, rounds apart."""
+    reached = np.array([np.count_nonzero(null >= t * (1 - TIES)) for t in observed])
+    return reached / len(null) if exact else (reached + 1) / (len(null) + 1)
 
 
 def smallest_permutation_p(count_a: int, count_b: int) -> float:
-    """The smallest adjusted p a permutation test of these side sizes can give (the observed deal and, for
-    equal sides, its mirror image reach any |t|)."""
+    """The smallest adjusted p a permutation test of these side sizes can give: 1 / (RESAMPLES + 1) from random
+    deals; from every deal, the observed one's share, two deals' for equal sides (it and its mirror image)."""
     deals = comb(count_a + count_b, count_a)
-    return min((2 if count_a == count_b else 1) / deals, 1 / (RESAMPLES + 1) if deals > EXACT_UP_TO else 1.0)
+    if deals > EXACT_UP_TO:
+        return 1 / (RESAMPLES + 1)
+    return (2 if count_a == count_b else 1) / deals
 
 
 def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
