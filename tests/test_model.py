@@ -128,3 +128,63 @@ def test_the_digest_covers_names_and_shapes_not_just_bytes():
     assert digest == state_dict_digest({"a": weights.clone()})
     assert digest != state_dict_digest({"b": weights})
     assert digest != state_dict_digest({"a": weights.view(2, 3)})
+
+
+def test_the_architecture_is_three_4x4_stride_2_convolutions_and_their_mirror(tiny_model_config):
+    """The documented model, layer by layer: the 28x28 image padded by 2 to 32x32, halved three times, and
+    the decoder's 32x32 output cropped back to the image."""
+    from betavae.model import FEATURE_SIZE, PAD, PADDED_SIZE
+    assert (PADDED_SIZE, PAD, FEATURE_SIZE) == (32, 2, 4)
+    model = BetaVAE(tiny_model_config)
+    c1, c2, c3 = tiny_model_config.channels
+    convolutions = [layer for layer in model.encoder if isinstance(layer, torch.nn.Conv2d)]
+    transposed = [layer for layer in model.decoder if isinstance(layer, torch.nn.ConvTranspose2d)]
+    assert [(m.in_channels, m.out_channels) for m in convolutions] == [(1, c1), (c1, c2), (c2, c3)]
+    assert [(m.in_channels, m.out_channels) for m in transposed] == [(c3, c2), (c2, c1), (c1, 1)]
+    for layer in convolutions + transposed:
+        assert (layer.kernel_size, layer.stride, layer.padding) == ((4, 4), (2, 2), (1, 1))
+    shapes, x = [], torch.zeros(2, 1, 32, 32)
+    for layer in model.encoder:
+        x = layer(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert [(c1, 16, 16), (c2, 8, 8), (c3, 4, 4)] == [s for s in shapes if len(s) == 3][::2]
+    z = torch.randn(2, tiny_model_config.latent_dim)
+    full = model.decoder(z)
+    assert tuple(full.shape) == (2, 1, 32, 32)
+    assert torch.equal(model.decode_logits(z), full[:, :, 2:30, 2:30])
+
+
+def test_reparameterize_is_the_mean_plus_sigma_times_the_seeded_noise():
+    mu, logvar = torch.tensor([[1.0, -2.0, 0.5]]), torch.tensor([[0.0, 2.0, -1.0]])
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(4))
+    z = reparameterize(mu, logvar, torch.Generator().manual_seed(4))
+    assert torch.allclose(z, mu + torch.exp(0.5 * logvar) * eps)
+
+
+def test_checkpoints_are_written_as_version_3_and_other_versions_are_refused(tmp_path, tiny_model_config):
+    save_checkpoint(BetaVAE(tiny_model_config), tmp_path / "model.pt")
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert checkpoint["format_version"] == 3 == CHECKPOINT_VERSION
+    for version in (2, 4):
+        torch.save(dict(checkpoint, format_version=version), tmp_path / f"v{version}.pt")
+        with pytest.raises(DataError, match=f"format version {version}"):
+            load_model(tmp_path / f"v{version}.pt")
+
+
+def test_a_checkpoint_that_holds_an_object_is_refused_unread(tmp_path, tiny_model_config):
+    """Loaded with weights_only: a planted object (here a date, anything torch would unpickle) never loads."""
+    import datetime
+    save_checkpoint(BetaVAE(tiny_model_config), tmp_path / "model.pt")
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    torch.save(dict(checkpoint, planted=datetime.date(2026, 1, 1)), tmp_path / "planted.pt")
+    with pytest.raises(DataError, match="is not a valid beta-VAE checkpoint"):
+        load_model(tmp_path / "planted.pt")
+
+
+@pytest.mark.parametrize("digest", ["0" * 64, "f" * 64])
+def test_a_digest_that_sorts_either_side_of_the_weights_own_is_refused(tmp_path, tiny_model_config, digest):
+    save_checkpoint(BetaVAE(tiny_model_config), tmp_path / "model.pt")
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    torch.save(dict(checkpoint, digest=digest), tmp_path / "forged.pt")
+    with pytest.raises(DataError, match="is corrupt"):
+        load_model(tmp_path / "forged.pt")
