@@ -20,8 +20,19 @@ from betavae.model import BetaVAE, load_model
 from studies.records import COMMITTED_RESULTS
 
 PLATFORM = "metrics/platform.json"  # what made a run: train writes it
-# What `dvc exp run` rewrites in the workspace; put back to the commit once the experiments are recorded.
-RESULTS = ("params.yaml", "dvc.lock", "metrics", "plots", "data/source.json")
+
+
+def pipeline_results(repo: Path) -> list[str]:
+    """What `dvc exp run` rewrites in the workspace: params.yaml, dvc.lock and each output dvc.yaml keeps out of
+    the DVC cache (in git). The studies' own records beside them are not among these."""
+    paths = ["params.yaml", "dvc.lock"]
+    for stage in yaml.safe_load((repo / "dvc.yaml").read_text())["stages"].values():
+        for entry in (entry for kind in ("outs", "metrics", "plots") for entry in stage.get(kind, [])):
+            if isinstance(entry, dict):
+                (path, options), = entry.items()
+                if (options or {}).get("cache") is False:
+                    paths.append(path)
+    return paths
 
 
 def run_dvc(repo: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
@@ -50,14 +61,16 @@ def git_show(repo: Path, spec: str) -> str:
 
 
 def restore_workspace(repo: Path) -> None:
-    """Put params, results and outputs back to the commit the experiments branched from.
+    """Put params, the pipeline's results and outputs back to the commit the experiments branched from; the
+    studies' records (the groups' cells among them) are left as they are.
 
     Each tracked file is written from HEAD's bytes, not through `git checkout`: after `dvc exp run`, git's
     index can take a rewritten file for unchanged (same size, same second), and checkout then skips it. What
     an interrupted `dvc exp run` left staged is unstaged first: DVC refuses to start over staged changes.
     """
-    subprocess.run(["git", "reset", "-q", "--", *RESULTS], cwd=repo, check=True)
-    listed = subprocess.run(["git", "ls-tree", "-r", "--format=%(objectname) %(path)", "HEAD", "--", *RESULTS],
+    results = pipeline_results(repo)
+    subprocess.run(["git", "reset", "-q", "--", *results], cwd=repo, check=True)
+    listed = subprocess.run(["git", "ls-tree", "-r", "--format=%(objectname) %(path)", "HEAD", "--", *results],
                             cwd=repo, check=True, capture_output=True, text=True).stdout.splitlines()
     for line in listed:
         blob, path = line.split(" ", 1)
