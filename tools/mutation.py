@@ -384,9 +384,10 @@ def survivors_of(entries: dict[str, Any]) -> list[Survivor]:
 
 
 def record(entries: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The record of every target: its counts and survivors (each with today's reason), when and where it was
-    mutated; the totals; the equivalents that name no survivor; and the runs that made it."""
-    equivalents = load_equivalents()
+    """The record of the targets measured on today's code and tests: their counts and survivors (each with
+    today's reason), when and where each was mutated; the totals; the equivalents of those modules that name no
+    survivor; the targets not measured yet; and the runs that made it."""
+    equivalents = [entry for entry in load_equivalents() if entry["module"] in entries]
     for result in entries.values():
         for survivor in result["survivors"]:
             if not survivor["in_annotation"]:
@@ -397,7 +398,8 @@ def record(entries: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any
     unexplained = sum(1 for result in entries.values() for s in result["survivors"] if s["why"] is None)
     return {"tool": f"cosmic-ray {version('cosmic-ray')}", "pytest_args": PYTEST_ARGS, **totals,
             "unexplained": unexplained, "unmatched_equivalents": unmatched(equivalents, survivors_of(entries)),
-            "runs": runs[-5:], "modules": entries}
+            "not_measured": [module for module in TARGETS if module not in entries], "runs": runs[-5:],
+            "modules": entries}
 
 
 def session_entry(module: str) -> dict[str, Any]:
@@ -441,11 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     fresh = [module for module in TARGETS if meta_path(module).is_file() and session_path(module).is_file()
              and (module in modules or module not in entries)]
     entries.update({module: session_entry(module) for module in fresh})
-    missing = [module for module in TARGETS if module not in entries]
-    if missing:
-        print(f"no result yet for {', '.join(missing)}: `python -m tools.mutation --modules {' '.join(missing)}`")
-        return 1
-    summary = record({module: entries[module] for module in TARGETS}, runs)
+    for module in changed_modules(entries):  # measured on other code or tests: no longer a measurement of these
+        entries.pop(module, None)
+    summary = record({module: entries[module] for module in TARGETS if module in entries}, runs)
     for module, result in summary["modules"].items():
         print(f"{module}: {result['mutants']} mutants, {result['killed']} killed ({result.get('timeouts', 0)} timed "
               f"out, {result.get('timeouts_retried', 0)} again alone), {result['survived']} survived, "
@@ -461,7 +461,10 @@ def main(argv: list[str] | None = None) -> int:
           f"unexplained; {len(summary['unmatched_equivalents'])} equivalents name no survivor")
     write_json(RECORD, summary)
     print(f"wrote {RECORD.relative_to(REPO)}")
-    return 1 if summary["unexplained"] or summary["unmatched_equivalents"] else 0
+    if summary["not_measured"]:
+        print(f"not measured on today's code and tests: {', '.join(summary['not_measured'])}; "
+              f"`python -m tools.mutation --changed` measures them")
+    return 1 if summary["unexplained"] or summary["unmatched_equivalents"] or summary["not_measured"] else 0
 
 
 # --- Its tables in the docs -------------------------------------------------------------------------------
@@ -503,7 +506,10 @@ def mutation_summary() -> str:
     changed = [module for module, result in record["modules"].items()
                if any(_md5(path) != md5_ for path, md5_ in result["files"].items())]
     unmatched_ = record.get("unmatched_equivalents", [])
+    not_measured = record.get("not_measured", [])
     lines += ["", f"{record['tool']}. Runs: " + "; ".join(runs) + ". "
+              + (f"**Not measured yet on today's code and tests** ({len(not_measured)} of {len(TARGETS)} targets): "
+                 f"{', '.join(f'`{m}`' for m in not_measured)}. " if not_measured else "")
               + (f"**Changed since measured**: {', '.join(f'`{m}`' for m in changed)}; `make mutation CHANGED=1` "
                  "measures them again." if changed else "Every module and test file is as it was measured.")
               + (f" **{len(unmatched_)} equivalents name no survivor.**" if unmatched_ else "")]
