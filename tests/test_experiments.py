@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from studies.analysis.experiments import experiment_results, pipeline_results, restore_workspace
+from studies.analysis.experiments import clear_corrupted_rwlock, experiment_results, pipeline_results, restore_workspace
 from tests.conftest import tool_environment
 from tests.helpers import exp_show_state as state
 
@@ -35,3 +35,14 @@ def test_restoring_the_workspace_puts_back_the_pipelines_results_and_keeps_the_s
     assert {path: (root / path).read_bytes() for path in committed} == committed
     assert record.read_text() == '{"cells": {"0": {}}}\n'
     assert "metrics/eval.json" in pipeline_results(root) and "metrics/groups/committed.json" not in pipeline_results(root)
+
+
+def test_only_an_unreadable_dvc_lock_file_is_removed(tmp_path):
+    lock = tmp_path / ".dvc" / "tmp" / "rwlock"
+    assert not clear_corrupted_rwlock(tmp_path)
+    lock.parent.mkdir(parents=True)
+    lock.write_text('{"read": {}, "write": {"models/model.pt": {"pid": 1, "cmd": "dvc exp run"}}}')
+    assert not clear_corrupted_rwlock(tmp_path) and lock.is_file()
+    for left in ("", '{"read": {'):  # killed before or while writing
+        lock.write_text(left)
+        assert clear_corrupted_rwlock(tmp_path) and not lock.exists()

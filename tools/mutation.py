@@ -435,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     old = json.loads(RECORD.read_text()) if RECORD.is_file() else {"modules": {}, "runs": []}
     entries = {module: dict(entry, module=module) for module, entry in old["modules"].items() if module in TARGETS}
     modules = changed_modules(entries) if args.changed else (args.modules or list(TARGETS))
-    runs = old.get("runs", [])
+    runs = _runs(old) if old["modules"] else []
     if not args.report and modules:
         state = run_state()  # before the copies are made
         wall = run(modules, args.workers, state)

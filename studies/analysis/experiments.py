@@ -60,6 +60,23 @@ def git_show(repo: Path, spec: str) -> str:
     return subprocess.run(["git", "show", spec], cwd=repo, check=True, capture_output=True, text=True).stdout
 
 
+def clear_corrupted_rwlock(repo: Path) -> bool:
+    """Remove DVC's stage lock file if a run killed while writing it left it unreadable (an empty file after a
+    cancelled SLURM task, say): every later `dvc repro` or `dvc exp run` in the repository would stop at
+    "JSON structure is corrupted". A readable one is DVC's own to clean up. Whether it was removed."""
+    path = repo / ".dvc" / "tmp" / "rwlock"
+    try:
+        json.loads(path.read_text())
+    except FileNotFoundError:
+        return False
+    except ValueError:
+        path.unlink()
+        print(f"removed {path.relative_to(repo)}: unreadable, left by a DVC run that was stopped while writing it",
+              flush=True)
+        return True
+    return False
+
+
 def restore_workspace(repo: Path) -> None:
     """Put params, the pipeline's results and outputs back to the commit the experiments branched from; the
     studies' records (the groups' cells among them) are left as they are.
@@ -68,6 +85,7 @@ def restore_workspace(repo: Path) -> None:
     index can take a rewritten file for unchanged (same size, same second), and checkout then skips it. What
     an interrupted `dvc exp run` left staged is unstaged first: DVC refuses to start over staged changes.
     """
+    clear_corrupted_rwlock(repo)
     results = pipeline_results(repo)
     subprocess.run(["git", "reset", "-q", "--", *results], cwd=repo, check=True)
     listed = subprocess.run(["git", "ls-tree", "-r", "--format=%(objectname) %(path)", "HEAD", "--", *results],
