@@ -28,6 +28,7 @@ from scipy import optimize, stats
 
 from betavae.errors import BetaVAEError
 from studies.analysis import comparison
+from studies.analysis.experiments import head_commit
 from studies.analysis.provenance import source
 from studies.analysis.reproducibility import comparable, critical_t
 from studies.diff import Side, changed_keys, load_side, parse_group_spec
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     except BetaVAEError as error:
         sys.exit(f"error: {error}")
     arguments = ["--splits", args.splits, "--null", *args.null, "--changes", *args.changes]
-    write_record(GROUP_ERRORS, {"command": command(__spec__.name, arguments), **measured})
+    write_record(GROUP_ERRORS, {"command": command(__spec__.name, arguments), "commit": head_commit(REPO), **measured})
     splits_ = measured["null_splits"]
     print(f"false alarms: {splits_['false_alarms']} of {splits_['trials']} splits of {args.splits}; "
           + "; ".join(f"{n['b']} against {n['a']}: {', '.join(n['beyond']) or 'nothing'} beyond"
