@@ -508,7 +508,8 @@ def mutation_summary() -> str:
     unmatched_ = record.get("unmatched_equivalents", [])
     not_measured = record.get("not_measured", [])
     lines += ["", f"{record['tool']}. Runs: " + "; ".join(runs) + ". "
-              + (f"**Not measured yet on today's code and tests** ({len(not_measured)} of {len(TARGETS)} targets): "
+              + (f"**Not in the record yet** (not measured on today's code and tests, or survivors still to explain; "
+                 f"{len(not_measured)} of {len(TARGETS)} targets): "
                  f"{', '.join(f'`{m}`' for m in not_measured)}. " if not_measured else "")
               + (f"**Changed since measured**: {', '.join(f'`{m}`' for m in changed)}; `make mutation CHANGED=1` "
                  "measures them again." if changed else "Every module and test file is as it was measured.")
