@@ -88,3 +88,23 @@ def test_the_rule_under_test_judges_each_seed_against_the_others_law_and_the_res
     assert prediction_verdicts(SEEDS, proof)["other_platform"] == {"trials": 0, "failed": 0, "failures": []}
     [trial] = against_the_law(SEEDS, {"seed 3": SEEDS["3"]})  # the seed itself is left out of its own law
     assert trial.passed and trial.committed == "the seeds' law" and trial.new == "seed 3"
+
+
+def test_a_trial_is_immutable():
+    import dataclasses
+    [trial] = against(SEEDS, SEEDS["0"], {"seed 1": SEEDS["1"]}, "seed 0")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        trial.passed = not trial.passed
+
+
+def test_every_seed_but_the_committed_ones_own_is_judged_against_it_whatever_its_place():
+    proof = {"regressions": {}, "platform_change": {"experiment": "other-cpu", "files": SEEDS["1"]}}
+    verdicts = proof_verdicts(SEEDS, SEEDS["5"], proof)
+    assert verdicts["committed_seed"] == "5"
+    assert verdicts["against_committed"]["trials"] == 8  # seeds 0-4 and 6-8
+
+
+def test_degrees_of_freedom_are_one_less_than_the_healthy_seeds_of_an_even_spread():
+    record = spread_tolerances(SEEDS, files(0.5))  # not a spread seed: none left out, 8 healthy
+    assert record["committed_seed"] is None and len(record["healthy_seeds"]) == 8
+    assert record["degrees_of_freedom"] == 7

@@ -14,8 +14,8 @@ def side(values, **fixed):
     return {str(i): {**{name: float(v[i]) for name, v in values.items()}, **fixed} for i in range(count)}
 
 
-@pytest.mark.parametrize("sizes, method", [((5, 5), PERMUTATION), ((10, 5), PERMUTATION), ((4, 5), WELCH),
-                                           ((2, 2), WELCH), ((1, 4), PREDICTION), ((3, 1), PREDICTION),
+@pytest.mark.parametrize("sizes, method", [((5, 5), PERMUTATION), ((10, 5), PERMUTATION), ((6, 10), PERMUTATION),
+                                           ((4, 5), WELCH), ((2, 2), WELCH), ((1, 4), PREDICTION), ((3, 1), PREDICTION),
                                            ((1, 2), TOO_FEW), ((1, 1), TOO_FEW)])
 def test_the_test_follows_the_seeds_a_side(sizes, method):
     assert method_for(*sizes) == method
@@ -172,3 +172,17 @@ def test_the_family_wise_false_alarm_rate_holds_on_simulated_seeds():
         b = side({f"m{j}": draws[5:, j] for j in range(6)})
         alarms += bool(compare_sides(a, b).beyond)
     assert alarms / 200 <= 0.05 + 2 * (0.05 * 0.95 / 200) ** 0.5  # the nominal 5%, and sampling error
+
+
+def test_two_seeds_a_side_get_the_welch_interval_and_the_seed_statistics():
+    a = side({"test_mse": [0.0170, 0.0172]})
+    b = side({"test_mse": [0.0180, 0.0183]})
+    [row] = compare_sides(a, b, ["train.beta"]).rows
+    assert row.interval is not None and row.interval[0] < row.difference < row.interval[1]
+    assert row.sd_ratio == pytest.approx(1.5) and row.superiority == 1.0 and row.resolvable is not None
+
+
+def test_beyond_lists_the_metrics_whose_verdict_is_yes_by_value():
+    from studies.analysis.comparison import Comparison, Row
+    rows = [Row("kl_nats", None, None, verdict="".join(["Y", "E", "S"])), Row("test_mse", None, None, verdict="no")]
+    assert Comparison(WELCH, 0.05, ["kl_nats", "test_mse"], rows).beyond == ["kl_nats"]

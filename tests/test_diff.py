@@ -120,3 +120,162 @@ def test_the_group_table_shows_both_sides_the_interval_and_what_the_seeds_resolv
     side = Side("s", "s", a, {}, (), None)
     lines = summary_lines(result, side, Side("t", "t", b, {}, (), None))
     assert lines[0] == "Beyond the seed noise: test_mse." and "Not tested: x (the same on every run)." in lines
+
+
+# --- The command line, over a repository of its own --------------------------------------------------------
+
+import subprocess as _subprocess
+
+import yaml as _yaml
+
+import studies.diff as _diff
+
+PLATFORM = {"cpu_model": "AMD EPYC", "cpu_family": "family 25, model 1", "instruction_set": "AVX2",
+            "precision": "fp32", "threads": 2}
+DVC_YAML = {"stages": {"classifier": {"cmd": "c", "metrics": [{"metrics/classifier.json": {"cache": False}}]},
+                       "train": {"cmd": "t", "metrics": [{"metrics/platform.json": {"cache": False}}]},
+                       "evaluate": {"cmd": "e", "metrics": [{"metrics/eval.json": {"cache": False}}]}}}
+
+
+def _write(root, path, content):
+    (root / path).parent.mkdir(parents=True, exist_ok=True)
+    (root / path).write_text(content if isinstance(content, str) else _json.dumps(content))
+
+
+def _git(root, *args):
+    _subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=root, check=True,
+                    capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A committed run at train.beta 5 (test MSE 0.017, seed 0 of the spread), its seed spread, and a git
+    history; the diff reads this folder as its repository."""
+    _write(tmp_path, "dvc.yaml", _yaml.safe_dump(DVC_YAML))
+    _write(tmp_path, "params.yaml", _yaml.safe_dump({"train": {"beta": 5, "seed": 0}}))
+    _write(tmp_path, "metrics/eval.json", SEEDS["0"]["metrics/eval.json"])
+    _write(tmp_path, "metrics/classifier.json", {"classifier_test_accuracy": 0.9})
+    _write(tmp_path, "metrics/platform.json", PLATFORM)
+    _write(tmp_path, "metrics/seed_spread.json", {"seeds": {
+        seed: {**files, "metrics/classifier.json": {"classifier_test_accuracy": 0.9 + int(seed) / 1000}}
+        for seed, files in SEEDS.items()}})
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "committed run")
+    monkeypatch.setattr(_diff, "REPO", tmp_path)
+    monkeypatch.setattr(_diff, "GROUPS", tmp_path / "metrics" / "groups")
+    monkeypatch.setattr(_diff, "committed_inputs", lambda root: INPUTS)
+    monkeypatch.setattr(_diff, "read_experiment_json",
+                        lambda root, path, rev: _json.loads(_diff.git_show(root, f"{rev}:{path}")))
+    return tmp_path
+
+
+def _group(root, name, seeds, mse, settings=(), platform=PLATFORM):
+    _write(root, f"metrics/groups/{name}.json", group_record(seeds, mse, platform, settings))
+
+
+def _main(capsys, *argv):
+    assert _diff.main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def test_one_run_against_one_run_reads_the_commit_and_the_workspace(repo, capsys):
+    _write(repo, "metrics/eval.json", files(0.019)["metrics/eval.json"])  # 20 seed sd above the committed run
+    out = _main(capsys, "HEAD", "workspace")
+    assert out.startswith("A = HEAD, B = workspace; seed noise from metrics/seed_spread.json (9 healthy seeds at "
+                          "the committed params), judged as `make check-repro` judges:\n\nmetric ")
+    table = {line.split()[0]: line.split() for line in out.splitlines()[2:] if line and line[0].isalpha()}
+    committed_mse = SEEDS["0"]["metrics/eval.json"]["test_mse"]
+    assert table["test_mse"][1:3] == [f"{committed_mse:.5g}", "0.019"] and table["test_mse"][-1] == "YES"
+    assert table["kl_nats"][-1] == "no" and table["active_units"][1:3] == ["7", "7"]
+    assert "\nBeyond the seed noise: test_mse.\nOne run a side resolves only large differences" in out
+    _write(repo, "metrics/eval.json", SEEDS["1"]["metrics/eval.json"])
+    assert "\nNo difference beyond the seed noise: seeds alone could make these two runs.\n" in _main(
+        capsys, "HEAD", "workspace")
+
+
+def test_a_group_against_a_run_names_the_runs_settings_and_platform(repo, capsys):
+    _group(repo, "g", range(5), [0.0170, 0.0171, 0.0169, 0.0172, 0.0170])
+    _write(repo, "params.yaml", _yaml.safe_dump({"train": {"beta": 5.5, "seed": 3}}))  # the seed is no setting
+    out = _main(capsys, "g", "workspace")
+    assert out.startswith("A = group g (the committed params): 5 seeds (0, 1, 2, 3, 4), AMD EPYC (family 25, "
+                          "model 1; AVX2, fp32, 2 threads)\nB = run workspace (train.beta=5.5), AMD EPYC (family 25,"
+                          " model 1; AVX2, fp32, 2 threads)\nTest: one run against the group's prediction interval,"
+                          " Holm; 2 metrics tested together at a family-wise α = 0.05.\n")
+    (repo / "metrics" / "platform.json").unlink()  # a run that did not record its platform
+    assert "B = run workspace (train.beta=5.5)\n" in _main(capsys, "g", "workspace")
+
+
+def test_a_group_of_settings_against_a_group_of_other_settings(repo, capsys):
+    _group(repo, "g", range(5), [0.0170, 0.0171, 0.0169, 0.0172, 0.0170], ["train.lr=0.002"])
+    _group(repo, "h", range(5), [0.0180, 0.0181, 0.0179, 0.0182, 0.0180], ["train.beta=5.5"],
+           dict(PLATFORM, instruction_set="AVX512-BF16", precision="bf16"))
+    lines = _main(capsys, "g", "h", "--md").splitlines()
+    assert lines[0] == ("A = group g (train.lr=0.002): 5 seeds (0, 1, 2, 3, 4), AMD EPYC (family 25, model 1; AVX2,"
+                        " fp32, 2 threads)")
+    assert lines[2].startswith("warning: the sides ran on different platform classes (instruction_set: 'AVX2' -> "
+                               "'AVX512-BF16'; precision: 'fp32' -> 'bf16'): every difference includes the platform's")
+    assert lines[3] == "Test: permutation max-t; 2 metrics tested together at a family-wise α = 0.05."
+    assert lines[5] == "| " + " | ".join(_diff.GROUP_HEADER) + " |"
+    rows_ = {line.split(" | ")[0][2:]: line[2:-2].split(" | ") for line in lines[7:] if line.startswith("| ")}
+    assert rows_["posterior_collapse"] == ["posterior_collapse"] + ["-"] * 7 + ["not tested: not a number", "-", "-"]
+    assert rows_["test_mse"][1:3] == ["0.01704 ± 0.00011", "0.01804 ± 0.00011"]
+    assert rows_["test_mse"][8] == "YES"
+    assert rows_["classifier_test_accuracy"][8] == "not tested: the same on every run"
+    assert "Beyond the seed noise: kl_nats, test_mse." in "\n".join(lines)
+    assert ("Not tested: classifier_test_accuracy (the same on every run), posterior_collapse (not a number)."
+            in "\n".join(lines))
+
+
+def test_too_few_seeds_and_a_collapsed_run_are_said_under_the_table(repo, capsys):
+    _group(repo, "g", range(2), [0.0170, 0.0171])
+    record = group_record(range(2), [0.0180, 0.0181])
+    record["cells"]["1"]["files"]["metrics/eval.json"]["posterior_collapse"] = True
+    _write(repo, "metrics/groups/h.json", record)
+    out = _main(capsys, "g", "h", "--alpha", "0.001")
+    assert "Test: Welch t, Holm; 2 metrics tested together at a family-wise α = 0.001.\n" in out
+    assert "\nCollapsed on side B: 1.\n" in out
+    _group(repo, "h", range(1), [0.0180])
+    _group(repo, "g", range(2), [0.0170, 0.0171])
+    out = _main(capsys, "g", "h")
+    assert "\nToo few seeds to say anything (2 and 1): run more with `make group`.\n" in out
+
+
+def test_the_committed_group_of_ten_seeds_stands_in_for_the_committed_params_one_run(repo, capsys):
+    _group(repo, "h", range(5), [0.0180] * 5)
+    _group(repo, "committed", range(_diff.COMMITTED_GROUP_SEEDS), [0.0170 + i * 1e-5 for i in range(10)])
+    out = _main(capsys, "HEAD", "h")
+    assert out.startswith("A = group committed (the committed params): 10 seeds (0, 1, 2, 3, 4, 5, 6, 7, 8, 9), AMD "
+                          "EPYC (family 25, model 1; AVX2, fp32, 2 threads), in place of HEAD's one run\n")
+    _group(repo, "committed", range(9), [0.0170 + i * 1e-5 for i in range(9)])  # too few to stand in
+    assert _main(capsys, "HEAD", "h").startswith("A = run HEAD (the committed params), AMD EPYC")
+    _write(repo, "params.yaml", _yaml.safe_dump({"train": {"beta": 6, "seed": 0}}))
+    _group(repo, "committed", range(10), [0.0170] * 10)
+    assert _main(capsys, "workspace", "h").startswith("A = run workspace (train.beta=6)")  # other params: its own run
+
+
+def test_a_stale_group_is_compared_with_a_warning_and_does_not_stand_in(repo, capsys, monkeypatch):
+    _group(repo, "h", range(5), [0.0180] * 5)
+    _group(repo, "committed", range(10), [0.0170 + i * 1e-5 for i in range(10)])
+    monkeypatch.setattr(_diff, "committed_inputs", lambda root: {"train": {"deps": {}, "params": {}}})
+    out = _main(capsys, "HEAD", "h")
+    assert out.startswith("A = run HEAD (the committed params)")
+    assert "\nwarning: group h was measured on other inputs of train and evaluate" in out
+
+
+def test_bad_arguments_and_failures_end_with_one_line(repo, capsys):
+    _group(repo, "g", range(2), [0.0170, 0.0171])
+    for alpha in ("0", "1"):
+        with pytest.raises(SystemExit) as stop:
+            _diff.main(["g", "HEAD", "--alpha", alpha])
+        assert stop.value.code == 2 and "--alpha must lie between 0 and 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="^error: group g has no cell of seed 5$"):
+        _diff.main(["g:5", "HEAD"])
+    (repo / "params.yaml").rename(repo / "other.yaml")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "no params")
+    failed_git = r"^error: `git show [0-9a-f]{40}:params.yaml` failed: fatal: path 'params.yaml' does not exist"
+    with pytest.raises(SystemExit, match=failed_git):
+        _diff.main(["g", "HEAD"])
+    with pytest.raises(SystemExit, match=r"^error: \[Errno 2\] No such file or directory: '.*/params.yaml'$"):
+        _diff.main(["g", "workspace"])

@@ -96,3 +96,18 @@ def test_the_docs_name_a_current_records_command_and_a_historical_ones_as_that_c
     old = dict(current, command="python scripts/old.py", historical="kept")
     assert source(old).startswith("Made at commit `abcdef1` by that commit's command, python scripts/old.py, on")
     assert "`python scripts" not in source(old)  # not shown as a command that runs today
+
+
+def test_a_stage_or_key_on_one_side_only_is_a_difference():
+    committed = {"train": {"deps": {"betavae/model.py": "a"}, "params": {"train.beta": 5}},
+                 "evaluate": {"deps": {"betavae/evaluation.py": "b"}, "params": {}}}
+    measured = {"train": {"deps": {"betavae/model.py": "a"}, "params": {"train.beta": 5, "train.new": 1}}}
+    assert input_differences(measured, committed) == ["evaluate deps: betavae/evaluation.py", "train params: train.new"]
+    assert input_differences(committed, committed) == []
+
+
+def test_a_historical_record_names_the_machine_it_was_measured_on():
+    record = {"historical": "kept", "machine": {"cpu_model": "Intel Xeon", "instruction_set": "AMX"}}
+    assert provenance(record) == "**Historical**: measured on Intel Xeon AMX; kept"
+    runs = {"historical": "kept", "runs": {"a": {"platform": {"cpu_model": "AMD EPYC"}}}}
+    assert provenance(runs) == "**Historical**: measured on AMD EPYC; kept"
