@@ -68,7 +68,7 @@ def test_a_side_is_a_group_or_some_of_its_seeds():
     assert parse_group_spec("beta-5.5") == ("beta-5.5", None)
     assert parse_group_spec("committed:0-4") == ("committed", ["0", "1", "2", "3", "4"])
     assert parse_group_spec("committed:0,2,7-8") == ("committed", ["0", "2", "7", "8"])
-    for bad in ("committed:a", "committed:1-b", "committed:-3"):
+    for bad in ("committed:a", "committed:1-b", "committed:-3", "committed:5-4"):
         with pytest.raises(BetaVAEError, match="NAME:0-4"):
             parse_group_spec(bad)
 
@@ -279,3 +279,55 @@ def test_bad_arguments_and_failures_end_with_one_line(repo, capsys):
         _diff.main(["g", "HEAD"])
     with pytest.raises(SystemExit, match=r"^error: \[Errno 2\] No such file or directory: '.*/params.yaml'$"):
         _diff.main(["g", "workspace"])
+
+
+def test_a_group_rows_cells_are_its_numbers_to_the_digits_the_columns_show():
+    from studies.analysis.comparison import Row
+    from studies.analysis.groups import Summary
+    ten, one = Summary(10, 0.017123456, 0.000101234), Summary(1, 0.0181234, float("nan"))
+    row = Row("test_mse", ten, one, 0.00099, (0.000812345, 0.00116789), 9.87, None, 0.8765, (0.61234, 0.98765),
+              0.0123456, "YES", 0.000234567, 3)
+    assert _group_cells(row) == ["test_mse", "0.01712 ± 0.0001", "0.01812", "+0.00099 [0.000812, 0.00117]", "+9.87",
+                                 "-", "0.88 [0.61, 0.99]", "0.0123", "YES", "0.000235", "3"]
+    down = Row("kl_nats", ten, ten, -0.25, None, None, 1.5, None, None, None, "no", 0.5, None)
+    assert _group_cells(down)[1:] == ["0.01712 ± 0.0001", "0.01712 ± 0.0001", "-0.25", "-", "1.5", "-", "-", "no",
+                                      "0.5", "over 1000"]
+    same = Row("active_units", ten, ten, 0.0, None, None, None, None, None, None, "no", 1.0, 4)
+    assert _group_cells(same)[-1] == "-"  # no difference seen: no seeds needed to resolve it
+
+
+def test_sides_cannot_be_changed_once_loaded():
+    import dataclasses
+    side = Side("s", "s", {}, {}, (), None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        side.warning = "changed"
+
+
+def test_a_run_sides_settings_are_every_param_it_sets_otherwise_from_its_own_commit(repo, capsys):
+    """Values above or below the committed ones, new keys, floats read twice, a branch's own params and platform,
+    and `workspace` as the command line gives it (a string built at run time)."""
+    _group(repo, "g", range(5), [0.0170, 0.0171, 0.0169, 0.0172, 0.0170])
+    _write(repo, "params.yaml", _yaml.safe_dump({"train": {"beta": 5, "seed": 0, "lr": 0.003}}))
+    _git(repo, "commit", "-qam", "lr")
+    _git(repo, "checkout", "-qb", "zz")
+    _write(repo, "params.yaml", _yaml.safe_dump({"train": {"beta": 4, "seed": 0, "lr": 0.003, "extra": 1}}))
+    _write(repo, "metrics/platform.json", dict(PLATFORM, cpu_model="Intel Xeon"))
+    _git(repo, "commit", "-qam", "beta 4 and a new key")
+    _git(repo, "checkout", "-q", "-")  # back on the committed run; zz differs in params and platform
+    assert "\nB = run zz (train.beta=4 train.extra=1), Intel Xeon (family 25" in _main(capsys, "g", "zz")
+    _write(repo, "params.yaml", _yaml.safe_dump({"train": {"beta": 6, "seed": 0, "lr": 0.003}}))
+    workspace = "".join(["work", "space"])
+    assert "\nB = run workspace (train.beta=6), AMD EPYC (family 25" in _main(capsys, "g", workspace)
+
+
+def test_a_committed_group_of_more_than_ten_seeds_stands_in_too(repo, capsys):
+    _group(repo, "h", range(5), [0.0180] * 5)
+    _group(repo, "committed", range(11), [0.0170 + i * 1e-5 for i in range(11)])
+    assert _main(capsys, "HEAD", "h").startswith("A = group committed (the committed params): 11 seeds")
+
+
+def test_the_module_runs_as_a_command():
+    import sys
+    done = _subprocess.run([sys.executable, "-m", "studies.diff", "--help"], capture_output=True, text=True,
+                           cwd=_diff.REPO)
+    assert done.returncode == 0 and done.stdout.startswith("usage: ")
