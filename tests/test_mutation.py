@@ -119,3 +119,25 @@ def test_each_recorded_reason_is_the_one_the_equivalents_give_today(record):
             if s["why"] != IN_ANNOTATION:
                 survivor = Survivor(module, s["operator"], s["line"], 0, s["removed"], s["added"])
                 assert reason(survivor, equivalents) == s["why"], (module, s)
+
+
+def test_the_docs_list_the_survivors_kept_knowingly_and_the_command_line_every_one(tmp_path, monkeypatch, capsys):
+    import tools.mutation as mutation
+
+    def survivor(line, why, in_annotation=False):
+        return {"line": line, "operator": "ReplaceBinaryOperator_Add_Sub", "why": why, "in_annotation": in_annotation,
+                "removed": "a + b", "added": "a - b"}
+
+    survivors = [survivor(3, "b is zero here."), survivor(5, "Not equivalent, and no test pins it: rounding."),
+                 survivor(7, IN_ANNOTATION, in_annotation=True), survivor(9, None)]
+    path = tmp_path / "mutation.json"
+    path.write_text(json.dumps({"modules": {"betavae/m.py": {"survivors": survivors}}}))
+    monkeypatch.setattr(mutation, "RECORD", path)
+    page = mutation.mutation_survivors().splitlines()
+    assert page[0].startswith("3 survivors lie outside type annotations: 1 equivalent, each with the reason")
+    assert page[0].endswith("1 unexplained, and 1 kept knowingly, as below:")
+    assert page[4:] == ["| `m.py` | 5 | 1: Add→Sub | Not equivalent, and no test pins it: rounding. |"]
+    assert mutation.main(["--survivors"]) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == ["| `m.py` | 3 | 1: Add→Sub | b is zero here. |",
+                                                        "| `m.py` | 5 | 1: Add→Sub | Not equivalent, and no test pins it: "
+                                                        "rounding. |", "| `m.py` | 9 | 1: Add→Sub | **UNEXPLAINED** |"]

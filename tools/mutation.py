@@ -428,11 +428,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changed", action="store_true",
                         help="mutate only the targets whose code or tests changed since the record measured them")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="copies tested at once")
+    parser.add_argument("--survivors", action="store_true",
+                        help="run nothing: print every survivor outside type annotations with its reason")
     parser.add_argument("--report", action="store_true",
                         help="run nothing: the record again from the last sessions here and the record's other "
                              "entries (after a reason was added to tools/mutation_equivalents.yaml)")
     args = parser.parse_args(argv)
     old = json.loads(RECORD.read_text()) if RECORD.is_file() else {"modules": {}, "runs": []}
+    if args.survivors:
+        print("\n".join(survivor_rows(old)))
+        return 0
     entries = {module: dict(entry, module=module) for module, entry in old["modules"].items() if module in TARGETS}
     modules = changed_modules(entries) if args.changed else (args.modules or list(TARGETS))
     runs = _runs(old) if old["modules"] else []
@@ -527,15 +532,17 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def mutation_survivors() -> str:
+NOT_EQUIVALENT = "Not equivalent"  # how a reason starts when a survivor is kept knowingly, not as harmless
+
+
+def survivor_rows(record: dict[str, Any], kept_only: bool = False) -> list[str]:
     """The surviving mutants outside type annotations, grouped by module, line and reason: what changed, and why
-    nothing notices. Those in annotations are counted in the summary and listed in the record."""
-    record = json.loads(RECORD.read_text())
-    lines = ["| module | line | mutants | why it changes nothing |", "|---|---:|---|---|"]
+    nothing notices (kept_only: those that could change behaviour and are kept knowingly)."""
+    lines = ["| module | line | mutants | why it survives |", "|---|---:|---|---|"]
     for module, result in record["modules"].items():
         groups: dict[tuple, list[tuple[int, str]]] = {}
         for survivor in result["survivors"]:
-            if survivor["in_annotation"]:
+            if survivor["in_annotation"] or (kept_only and not (survivor["why"] or "").startswith(NOT_EQUIVALENT)):
                 continue
             why = _cell(survivor["why"] or "**UNEXPLAINED**")
             groups.setdefault(why, []).append((survivor["line"], _operator(survivor["operator"])))
@@ -543,7 +550,20 @@ def mutation_survivors() -> str:
             at = ", ".join(str(line) for line in sorted({line for line, _ in mutants}))
             kinds = ", ".join(sorted({operator for _, operator in mutants}))
             lines.append(f"| `{Path(module).name}` | {at} | {len(mutants)}: {kinds} | {why} |")
-    return "\n".join(lines)
+    return lines
+
+
+def mutation_survivors() -> str:
+    """For the docs: the survivors kept knowingly, and how many are equivalent, whose reasons
+    `python -m tools.mutation --survivors` prints (the record holds them too)."""
+    record = json.loads(RECORD.read_text())
+    outside = [s for result in record["modules"].values() for s in result["survivors"] if not s["in_annotation"]]
+    kept = [s for s in outside if (s["why"] or "").startswith(NOT_EQUIVALENT)]
+    unexplained = sum(1 for s in outside if s["why"] is None)
+    return "\n".join([f"{len(outside)} survivors lie outside type annotations: {len(outside) - len(kept) - unexplained} "
+                      f"equivalent, each with the reason no input can tell it apart (`python -m tools.mutation "
+                      f"--survivors` lists them), {unexplained} unexplained, and {len(kept)} kept knowingly, "
+                      "as below:", "", *survivor_rows(record, kept_only=True)])
 
 
 TABLES = {"mutation-summary": mutation_summary, "mutation-survivors": mutation_survivors}
