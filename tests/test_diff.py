@@ -265,7 +265,7 @@ def test_a_stale_group_is_compared_with_a_warning_and_does_not_stand_in(repo, ca
 
 def test_bad_arguments_and_failures_end_with_one_line(repo, capsys):
     _group(repo, "g", range(2), [0.0170, 0.0171])
-    for alpha in ("0", "1"):
+    for alpha in ("0", "1", "1.5"):
         with pytest.raises(SystemExit) as stop:
             _diff.main(["g", "HEAD", "--alpha", alpha])
         assert stop.value.code == 2 and "--alpha must lie between 0 and 1" in capsys.readouterr().err
@@ -284,13 +284,14 @@ def test_bad_arguments_and_failures_end_with_one_line(repo, capsys):
 def test_a_group_rows_cells_are_its_numbers_to_the_digits_the_columns_show():
     from studies.analysis.comparison import Row
     from studies.analysis.groups import Summary
-    ten, one = Summary(10, 0.017123456, 0.000101234), Summary(1, 0.0181234, float("nan"))
+    ten, one = Summary(10, 0.017123456, 0.000151234), Summary(1, 0.0181234, float("nan"))
     row = Row("test_mse", ten, one, 0.00099, (0.000812345, 0.00116789), 9.87, None, 0.8765, (0.61234, 0.98765),
               0.0123456, "YES", 0.000234567, 3)
-    assert _group_cells(row) == ["test_mse", "0.01712 ± 0.0001", "0.01812", "+0.00099 [0.000812, 0.00117]", "+9.87",
+    assert _group_cells(row) == ["test_mse", "0.01712 ± 0.00015", "0.01812", "+0.00099 [0.000812, 0.00117]", "+9.87",
                                  "-", "0.88 [0.61, 0.99]", "0.0123", "YES", "0.000235", "3"]
-    down = Row("kl_nats", ten, ten, -0.25, None, None, 1.5, None, None, None, "no", 0.5, None)
-    assert _group_cells(down)[1:] == ["0.01712 ± 0.0001", "0.01712 ± 0.0001", "-0.25", "-", "1.5", "-", "-", "no",
+    two = Summary(2, 6.25, 0.125)
+    down = Row("kl_nats", ten, two, -0.25, None, None, 1.5, None, None, None, "no", 0.5, None)
+    assert _group_cells(down)[1:] == ["0.01712 ± 0.00015", "6.25 ± 0.12", "-0.25", "-", "1.5", "-", "-", "no",
                                       "0.5", "over 1000"]
     same = Row("active_units", ten, ten, 0.0, None, None, None, None, None, None, "no", 1.0, 4)
     assert _group_cells(same)[-1] == "-"  # no difference seen: no seeds needed to resolve it
@@ -331,3 +332,13 @@ def test_the_module_runs_as_a_command():
     done = _subprocess.run([sys.executable, "-m", "studies.diff", "--help"], capture_output=True, text=True,
                            cwd=_diff.REPO)
     assert done.returncode == 0 and done.stdout.startswith("usage: ")
+
+
+def test_a_dvc_experiment_is_found_by_its_name(repo, capsys):
+    _group(repo, "g", range(5), [0.0170, 0.0171, 0.0169, 0.0172, 0.0170])
+    _write(repo, "params.yaml", _yaml.safe_dump({"train": {"beta": 7, "seed": 0}}))
+    _git(repo, "commit", "-qam", "an experiment")
+    experiment = _subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    _git(repo, "reset", "-q", "--hard", "HEAD~1")
+    _git(repo, "update-ref", "refs/exps/ab/cdef0123/zz-beta-7", experiment)  # where DVC keeps an experiment
+    assert "\nB = run zz-beta-7 (train.beta=7), AMD EPYC" in _main(capsys, "g", "zz-beta-7")
