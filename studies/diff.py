@@ -100,7 +100,7 @@ def parse_group_spec(spec: str) -> tuple[str, list[str] | None]:
         if not first.isdigit() or (last and not last.isdigit()) or int(last or first) < int(first):
             raise BetaVAEError(f"{spec!r}: give a group's seeds as NAME:0-4 or NAME:0,2,5")
         chosen += [str(seed) for seed in range(int(first), int(last or first) + 1)]
-    return name, chosen
+    return name, list(dict.fromkeys(chosen))  # a seed named twice is one cell
 
 
 def group_side(repo: Path, name: str, spec: str | None = None, seeds: list[str] | None = None) -> Side:

@@ -68,6 +68,7 @@ def test_a_side_is_a_group_or_some_of_its_seeds():
     assert parse_group_spec("beta-5.5") == ("beta-5.5", None)
     assert parse_group_spec("committed:0-4") == ("committed", ["0", "1", "2", "3", "4"])
     assert parse_group_spec("committed:0,2,7-8") == ("committed", ["0", "2", "7", "8"])
+    assert parse_group_spec("committed:3,1-3") == ("committed", ["3", "1", "2"])
     for bad in ("committed:a", "committed:1-b", "committed:-3", "committed:5-4"):
         with pytest.raises(BetaVAEError, match="NAME:0-4"):
             parse_group_spec(bad)
