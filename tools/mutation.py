@@ -535,14 +535,18 @@ def _cell(text: str) -> str:
 NOT_EQUIVALENT = "Not equivalent"  # how a reason starts when a survivor is kept knowingly, not as harmless
 
 
+def _kept(survivor: dict[str, Any]) -> bool:
+    return (survivor["why"] or "").startswith(NOT_EQUIVALENT)
+
+
 def survivor_rows(record: dict[str, Any], kept_only: bool = False) -> list[str]:
     """The surviving mutants outside type annotations, grouped by module, line and reason: what changed, and why
     nothing notices (kept_only: those that could change behaviour and are kept knowingly)."""
     lines = ["| module | line | mutants | why it survives |", "|---|---:|---|---|"]
     for module, result in record["modules"].items():
-        groups: dict[tuple, list[tuple[int, str]]] = {}
+        groups: dict[str, list[tuple[int, str]]] = {}
         for survivor in result["survivors"]:
-            if survivor["in_annotation"] or (kept_only and not (survivor["why"] or "").startswith(NOT_EQUIVALENT)):
+            if survivor["in_annotation"] or (kept_only and not _kept(survivor)):
                 continue
             why = _cell(survivor["why"] or "**UNEXPLAINED**")
             groups.setdefault(why, []).append((survivor["line"], _operator(survivor["operator"])))
@@ -558,7 +562,7 @@ def mutation_survivors() -> str:
     `python -m tools.mutation --survivors` prints (the record holds them too)."""
     record = json.loads(RECORD.read_text())
     outside = [s for result in record["modules"].values() for s in result["survivors"] if not s["in_annotation"]]
-    kept = [s for s in outside if (s["why"] or "").startswith(NOT_EQUIVALENT)]
+    kept = [s for s in outside if _kept(s)]
     unexplained = sum(1 for s in outside if s["why"] is None)
     return "\n".join([f"{len(outside)} survivors lie outside type annotations: {len(outside) - len(kept) - unexplained} "
                       f"equivalent, each with the reason no input can tell it apart (`python -m tools.mutation "
