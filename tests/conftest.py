@@ -1,8 +1,9 @@
-"""Shared fixtures: the repository's params, and tiny generated Fashion-MNIST-shaped data."""
+"""Shared fixtures: the repository's params, its committed records, and tiny generated Fashion-MNIST-shaped data."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -19,9 +20,47 @@ import yaml
 
 from betavae.data import SPLITS, raw_dir
 from betavae.idx import write_idx
+from betavae.machine import platform_differences
 from betavae.params import Params, load_params
+from tools.mutation import copy_checkout
 
 REPO = Path(__file__).resolve().parent.parent
+
+# What `dvc repro` rewrites in the repository: the results a local re-run replaces
+RESULTS = ("dvc.lock", "metrics", "plots")
+
+
+def committed_file(path: str) -> bytes:
+    return subprocess.run(["git", "show", f"HEAD:{path}"], cwd=REPO, check=True, capture_output=True).stdout
+
+
+def holds_local_rerun() -> bool:
+    """Whether the workspace's results come from a re-run on another platform class than the committed ones
+    (`make repro` on another kind of CPU): they cannot be committed, so tests of the committed records read
+    HEAD's. On the platform that made them a re-run is what gets committed, and the workspace is read."""
+    committed = json.loads(committed_file("metrics/platform.json"))
+    current = json.loads((REPO / "metrics" / "platform.json").read_text())
+    return bool(platform_differences(committed, current))
+
+
+def restore_committed_results(tree: Path) -> None:
+    """Write HEAD's version of every result the workspace changed into tree (a copy of the working tree)."""
+    changed = subprocess.run(["git", "diff", "--name-only", "-z", "HEAD", "--", *RESULTS], cwd=REPO, check=True,
+                             capture_output=True).stdout.decode().split("\0")
+    for path in filter(None, changed):
+        (tree / path).write_bytes(committed_file(path))
+
+
+@pytest.fixture
+def committed_records(tmp_path) -> Path:
+    """The repository whose records the tests of committed results read: REPO itself, or where the workspace
+    holds a local re-run, a copy of its working tree with HEAD's results."""
+    if not holds_local_rerun():
+        return REPO
+    copy_checkout(tmp_path / "committed")
+    restore_committed_results(tmp_path / "committed")
+    return tmp_path / "committed"
+
 
 # A whole params.yaml at toy size: every stage runs in seconds on generated data.
 TINY_PARAMS = {

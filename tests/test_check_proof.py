@@ -7,6 +7,7 @@ import yaml
 
 from studies import check_proof as check_proof_module
 from studies.analysis.calibration import against, committed_seed, false_alarms, power, proof_verdicts
+from studies.records import committed_results
 from tests.conftest import REPO
 
 
@@ -32,8 +33,8 @@ def test_every_regression_setting_changes_an_existing_param():
             assert yaml.safe_load(value) != params[section][name], setting
 
 
-def read(path):
-    return json.loads((REPO / path).read_text())
+def read(path, repo=REPO):
+    return json.loads((repo / path).read_text())
 
 
 def test_the_committed_proof_is_of_the_current_regressions():
@@ -50,11 +51,11 @@ def test_the_committed_proof_is_of_the_current_regressions():
         assert len(recorded["seeds"]) >= 3
 
 
-def test_the_committed_proof_meets_its_targets():
+def test_the_committed_proof_meets_its_targets(committed_records):
     """At most 1% false alarms over healthy pairs, the required regressions caught in at least 95% of the
     pairs, and the platform change passes: what docs/reproducibility.md's table shows."""
     seeds, proof = read("metrics/seed_spread.json")["seeds"], read("metrics/check_proof.json")
-    committed = {path: read(path) for path in ("metrics/eval.json", "metrics/classifier.json")}
+    committed = committed_results(committed_records)
     pairs = false_alarms(seeds)
     assert len(pairs) >= 45 and sum(not trial.passed for trial in pairs) <= 0.01 * len(pairs)
     own = committed_seed(seeds, committed)
@@ -64,16 +65,16 @@ def test_the_committed_proof_meets_its_targets():
             trials = power(seeds, regression["seeds"])
             assert sum(not trial.passed for trial in trials) >= 0.95 * len(trials), name
     platform = proof["platform_change"]
-    assert platform["platform"]["kernels"] != read("metrics/platform.json")["kernels"]
+    assert platform["platform"]["kernels"] != read("metrics/platform.json", committed_records)["kernels"]
     [trial] = against(seeds, committed, {"platform": platform["files"]}, "committed")
     assert trial.passed, trial.reason
 
 
-def test_the_recorded_verdicts_are_the_rules_own_on_the_committed_records():
+def test_the_recorded_verdicts_are_the_rules_own_on_the_committed_records(committed_records, monkeypatch):
     """The proof's verdicts, which the docs show, are what judge gives today on the committed spread and run."""
     proof = read("metrics/check_proof.json")
-    spread, committed = read("metrics/seed_spread.json")["seeds"], {
-        path: read(path) for path in ("metrics/eval.json", "metrics/classifier.json")}
+    spread, committed = read("metrics/seed_spread.json")["seeds"], committed_results(committed_records)
+    monkeypatch.setattr(check_proof_module, "committed_results", lambda: committed)
     assert {key: value for key, value in proof["verdicts"].items() if key != "prediction"} == json.loads(
         json.dumps(proof_verdicts(spread, committed, proof)))
     assert proof["verdicts"] == json.loads(json.dumps(check_proof().verdicts(proof)))  # and the rule under test
