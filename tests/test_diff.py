@@ -266,7 +266,7 @@ def test_a_stale_group_is_compared_with_a_warning_and_does_not_stand_in(repo, ca
 
 def test_bad_arguments_and_failures_end_with_one_line(repo, capsys):
     _group(repo, "g", range(2), [0.0170, 0.0171])
-    for alpha in ("0", "1", "1.5"):
+    for alpha in ("0", "1", "1.5", "-0.05"):
         with pytest.raises(SystemExit) as stop:
             _diff.main(["g", "HEAD", "--alpha", alpha])
         assert stop.value.code == 2 and "--alpha must lie between 0 and 1" in capsys.readouterr().err
