@@ -22,6 +22,7 @@ from betavae.data import SPLITS, raw_dir
 from betavae.idx import write_idx
 from betavae.machine import platform_differences
 from betavae.params import Params, load_params
+from studies.check_repro import committed_json
 from tools.mutation import copy_checkout
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,7 +39,7 @@ def holds_local_rerun() -> bool:
     """Whether the workspace's results come from a re-run on another platform class than the committed ones
     (`make repro` on another kind of CPU): they cannot be committed, so tests of the committed records read
     HEAD's. On the platform that made them a re-run is what gets committed, and the workspace is read."""
-    committed = json.loads(committed_file("metrics/platform.json"))
+    committed = committed_json("metrics/platform.json")
     current = json.loads((REPO / "metrics" / "platform.json").read_text())
     return bool(platform_differences(committed, current))
 
