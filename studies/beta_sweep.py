@@ -272,7 +272,9 @@ def seed_sd_by_beta() -> str:
                 return "—"
             if beta == base or row["ratio"] is None:
                 return f"{row['sd']:.2g}"
-            low, high = row["interval"] or (math.nan, math.nan)
+            if row["interval"] is None:  # a ratio of 0 (no spread at this beta), or a beta of one seed
+                return f"{row['sd']:.2g} (×0: the same on every seed)" if row["sd"] == 0 else f"{row['sd']:.2g}"
+            low, high = row["interval"]
             return f"{row['sd']:.2g} (×{row['ratio']:.2g} [{low:.2g}, {high:.2g}])"
         lines.append(f"| {name} | " + " | ".join(cell(beta) for beta in betas) + " |")
     return "\n".join(lines)

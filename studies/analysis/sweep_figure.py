@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 from betavae.figures import save_figure
 
 DISTORTIONS = (("reconstruction_nats", "distortion: −log p(x|z) [nats/image]"),
-               ("bce_reconstruction", "distortion: Bernoulli cross-entropy on grey levels [nats/image]"),
+               ("bce_reconstruction", "distortion: Bernoulli cross-entropy\non grey levels [nats/image]"),
                ("test_mse", "distortion: test MSE per pixel"))
 
 
