@@ -34,8 +34,8 @@ from betavae.machine import platform_record
 from studies import seed_group
 from studies.analysis.experiments import existing_experiments, head_commit, pull_experiments, push_experiments
 from studies.analysis.provenance import source
-from studies.analysis.sweep import (beta_group, cell_metrics, grid, parse_slice, sd_by_beta, slice_of, summarize,
-                                    summary_of_record, verdicts)
+from studies.analysis.sweep import (COMMITTED_GROUP, beta_group, cell_metrics, grid, parse_slice, sd_by_beta,
+                                    slice_of, summarize, summary_of_record, verdicts)
 from studies.analysis.sweep_figure import save_beta_sweep_figure
 from studies.analysis.udr import udr_from_pairs
 from studies.records import (BETA_SWEEP, DATA, GROUPS, PLOTS, REPO, command, read_record, relative,
@@ -261,7 +261,7 @@ def seed_sd_by_beta() -> str:
         return f"{_sweep_source(record)} It has no seed sd by β: `make sweep` measures it."
     by_beta = record["sd_by_beta"]
     betas = sorted(by_beta, key=float)
-    base = f"{committed_beta():g}"
+    base = next(beta for beta, group in record["groups"].items() if group == COMMITTED_GROUP)
     lines = [f"{_sweep_source(record)} Each cell: the sample sd over the β's seeds and, in brackets, its ratio "
              f"to the sd at the committed β = {base} with the ratio's 95% interval (F distribution, normal seeds).",
              "", "| metric | " + " | ".join(f"β = {beta}" for beta in betas) + " |", "|---" * (len(betas) + 1) + "|"]
@@ -273,7 +273,7 @@ def seed_sd_by_beta() -> str:
             if beta == base or row["ratio"] is None:
                 return f"{row['sd']:.2g}"
             if row["interval"] is None:  # a ratio of 0 (no spread at this beta), or a beta of one seed
-                return f"{row['sd']:.2g} (×0: the same on every seed)" if row["sd"] == 0 else f"{row['sd']:.2g}"
+                return f"{row['sd']:.2g} (all seeds equal)" if row["sd"] == 0 else f"{row['sd']:.2g}"
             low, high = row["interval"]
             return f"{row['sd']:.2g} (×{row['ratio']:.2g} [{low:.2g}, {high:.2g}])"
         lines.append(f"| {name} | " + " | ".join(cell(beta) for beta in betas) + " |")

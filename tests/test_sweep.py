@@ -83,18 +83,17 @@ def test_the_seed_sd_at_each_beta_is_set_against_the_committed_betas_with_an_f_i
     assert table["10"]["m"]["ratio"] == 2.0 and table["10"]["m"]["interval"] == (low, high)
 
 
-def test_the_seed_sd_table_says_a_beta_without_spread_is_the_same_on_every_seed(monkeypatch):
+def test_the_seed_sd_table_says_a_beta_without_spread_has_all_seeds_equal(monkeypatch):
     from studies import beta_sweep
     table = sd_by_beta({5.0: {"active_units": Spread(7.2, 0.45, 5)}, 0.5: {"active_units": Spread(10.0, 0.0, 5)},
                         10.0: {"active_units": Spread(6.0, 0.9, 5)}}, 5.0)
-    record = json.loads(json.dumps({"sd_by_beta": table, "seeds": [0, 1, 2, 3, 4], "platform": {},
-                                    "command": "python -m studies.beta_sweep", "commit": "0" * 40}))
+    groups = {"0.5": "beta-0.5", "5": "committed", "10": "beta-10"}
+    record = json.loads(json.dumps({"sd_by_beta": table, "groups": groups, "seeds": [0, 1, 2, 3, 4]}))
     monkeypatch.setattr(beta_sweep, "read_record", lambda path: record)
-    monkeypatch.setattr(beta_sweep, "committed_beta", lambda: 5.0)
     monkeypatch.setattr(beta_sweep, "_sweep_source", lambda record: "Made here.")
     row = next(line for line in beta_sweep.seed_sd_by_beta().splitlines() if line.startswith("| active_units"))
     low, high = table["10"]["active_units"]["interval"]
-    assert row == f"| active_units | 0 (×0: the same on every seed) | 0.45 | 0.9 (×2 [{low:.2g}, {high:.2g}]) |"
+    assert row == f"| active_units | 0 (all seeds equal) | 0.45 | 0.9 (×2 [{low:.2g}, {high:.2g}]) |"
 
 def test_the_committed_sweep_records_the_verdicts_of_its_own_numbers_or_says_it_is_historical():
     record = json.loads((REPO / "metrics" / "beta_sweep.json").read_text())

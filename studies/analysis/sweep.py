@@ -48,10 +48,13 @@ def slice_of(cells: list[tuple[float, int]], index: int, count: int) -> list[tup
     return cells[index - 1::count]
 
 
+COMMITTED_GROUP = "committed"
+
+
 def beta_group(beta: float, committed_beta: float) -> tuple[str, list[str]]:
     """The seed group of a beta and its -S settings: the committed beta's is the group `committed`."""
     if beta == committed_beta:
-        return "committed", []
+        return COMMITTED_GROUP, []
     return f"beta-{beta:g}", [f"train.beta={beta:g}"]
 
 
