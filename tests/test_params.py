@@ -49,6 +49,7 @@ BAD = [
     ("train.loss", 5, "train.loss must be text"),
     ("train.loss", "l1", "train.loss must be one of bce, continuous_bernoulli, mse"),
     ("train.loss", "continuous_bernouli", "did you mean continuous_bernoulli"),
+    ("train.lr_schedule", "linear", "train.lr_schedule must be one of constant, cosine"),
     ("data.binarize", "yes", "data.binarize must be true or false"),
     ("data.binarize", 1, "data.binarize must be true or false"),
     ("data.binarize_seed", -1, "data.binarize_seed must be >= 0"),

@@ -237,9 +237,10 @@ def test_the_schedule_spans_every_step_of_training_and_follows_the_named_shape(p
 
 def test_the_stop_on_a_non_finite_loss_counts_epochs_and_batches_from_one():
     optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.002)
-    state = {torchbearer.LOSS: torch.tensor(float("inf")), torchbearer.EPOCH: 2, torchbearer.BATCH: 4,
+    # odd indices: index + 1 differs from index | 1 and index ^ 1
+    state = {torchbearer.LOSS: torch.tensor(float("inf")), torchbearer.EPOCH: 3, torchbearer.BATCH: 5,
              torchbearer.OPTIMIZER: optimizer}
-    with pytest.raises(TrainingError, match=r"became inf at epoch 3, batch 5; .*learning rate was 0\.002\)"):
+    with pytest.raises(TrainingError, match=r"became inf at epoch 4, batch 6; .*learning rate was 0\.002\)"):
         stop_on_non_finite_loss.on_criterion(state)
 
 
