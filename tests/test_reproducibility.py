@@ -16,7 +16,6 @@ from studies.analysis.experiments import stage_inputs
 from studies.analysis.reproducibility import (FAMILY_WISE_ALPHA, comparable, compare, compare_exactly, critical_t,
                                               flatten, format_table, is_collapsed, judge, judge_against_spread,
                                               order_free, prediction_tolerance, seed_spread)
-from studies.analysis.student_t import t_quantile
 from tests.conftest import REPO
 
 
@@ -93,9 +92,15 @@ def test_the_tolerance_is_the_bonferroni_t_quantile_times_root_two_sd():
     rows = compare(COMMITTED, COMMITTED, spread)
     tested = sum(1 for row in rows if row.note != "not a number")
     assert tested == 5  # test_mse, active_units, accuracy, kl_largest_units.1 and .2
-    expected = t_quantile(1 - FAMILY_WISE_ALPHA / (2 * tested), 4) * math.sqrt(2) * MSE_SD
-    assert next(row for row in rows if row.metric == "test_mse").allowed == pytest.approx(expected)
-    assert critical_t(5, tested) == pytest.approx(t_quantile(1 - 0.001, 4))
+    t_999_4 = 7.1731822  # Student's t quantile 0.999 = 1 - 0.01 / (2 * 5), 4 degrees of freedom (printed tables)
+    assert critical_t(5, tested) == pytest.approx(t_999_4, abs=1e-7)
+    assert next(row for row in rows if row.metric == "test_mse").allowed == pytest.approx(t_999_4 * math.sqrt(2) * MSE_SD)
+
+
+def test_the_critical_t_has_the_closed_forms_of_one_and_two_degrees_of_freedom():
+    p = 1 - FAMILY_WISE_ALPHA / (2 * 3)
+    assert critical_t(2, 3) == pytest.approx(math.tan(math.pi * (p - 0.5)), rel=1e-9)
+    assert critical_t(3, 3) == pytest.approx((2 * p - 1) / math.sqrt(2 * p * (1 - p)), rel=1e-9)
 
 
 def test_a_rerun_within_the_spread_passes():

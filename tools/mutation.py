@@ -49,7 +49,6 @@ TARGETS = {
     "betavae/training.py": ["tests/test_training.py"],
     "studies/analysis/udr.py": ["tests/test_udr.py"],
     "betavae/objective.py": ["tests/test_objective.py", "tests/test_training.py", "tests/test_evaluation.py"],
-    "studies/analysis/student_t.py": ["tests/test_student_t.py"],
     "betavae/evaluation.py": ["tests/test_evaluation.py"],
     "studies/analysis/comparison.py": ["tests/test_comparison.py", "tests/test_group_errors.py"],
     "studies/analysis/groups.py": ["tests/test_groups.py", "tests/test_comparison.py"],
@@ -511,7 +510,7 @@ def mutation_summary() -> str:
     changed = [module for module, result in record["modules"].items()
                if any(_md5(path) != md5_ for path, md5_ in result["files"].items())]
     unmatched_ = record.get("unmatched_equivalents", [])
-    not_measured = record.get("not_measured", [])
+    not_measured = [module for module in record.get("not_measured", []) if module in TARGETS]
     lines += ["", f"{record['tool']}. Runs: " + "; ".join(runs) + ". "
               + (f"**Not in the record yet** (not measured on today's code and tests, or survivors still to explain; "
                  f"{len(not_measured)} of {len(TARGETS)} targets): "

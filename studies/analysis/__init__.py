@@ -1,2 +1,2 @@
-"""The analysis the studies share: the check's rule (reproducibility, student_t), its calibration, UDR, the
+"""The analysis the studies share: the check's rule (reproducibility), its calibration, UDR, the
 sweep's statistics and figure, and running DVC experiments (experiments)."""

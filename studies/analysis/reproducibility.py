@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping
 
+from scipy import stats
+
 from betavae.errors import BetaVAEError
 from betavae.evaluation import KL_LARGEST_UNITS
-from studies.analysis.student_t import t_quantile
 
 FAMILY_WISE_ALPHA = 0.01  # the designed chance that a healthy re-run fails on any metric
 # The per-dimension KL is compared as the KL of the largest unit and of the two largest together, as
@@ -77,7 +78,7 @@ class SeedSpread:
 def critical_t(seeds: int, metrics: int, alpha: float = FAMILY_WISE_ALPHA) -> float:
     """The two-sided t quantile, n - 1 degrees of freedom from n seeds, that holds the family-wise error rate
     alpha over `metrics` tests (Bonferroni: alpha / metrics each)."""
-    return t_quantile(1 - alpha / (2 * metrics), seeds - 1)
+    return float(stats.t.ppf(1 - alpha / (2 * metrics), seeds - 1))
 
 
 @dataclass(frozen=True)
