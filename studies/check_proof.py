@@ -28,13 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studies.analysis.calibration import prediction_verdicts, proof_verdicts
-from studies.analysis.experiments import (exp_show, experiment_files, experiment_platform, experiment_results,
-                                          head_commit, run_experiments, seed_settings)
+from studies.analysis.experiments import (exp_show, experiment_files, experiment_inputs, experiment_platform,
+                                          experiment_results, head_commit, run_experiments, seed_settings)
 from studies.analysis.provenance import source
 from studies.records import (CHECK_PROOF, REPO, SEED_SPREAD, SEED_SPREAD_AVX2, command, committed_results, read_record,
                              write_record)
 AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 PLATFORM_RUN = "proof-avx2-kernels"
+PLATFORM_SETTINGS = ["compute.precision=fp32"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def run_platform_change() -> None:
     saved = {key: os.environ.get(key) for key in AVX2_KERNELS}
     os.environ.update(AVX2_KERNELS)  # the dvc exp run subprocesses inherit them
     try:
-        run_experiments(REPO, {PLATFORM_RUN: seed_settings(0) + ["compute.precision=fp32"]}, targets=["evaluate"])
+        run_experiments(REPO, {PLATFORM_RUN: seed_settings(0) + PLATFORM_SETTINGS}, targets=["evaluate"])
     finally:
         for key, value in saved.items():
             if value is None:
@@ -107,7 +108,9 @@ def collect(seeds: list[int]) -> dict:
                           "seeds": {str(seed): files(experiment_name(name, seed)) for seed in seeds}}
                    for name, regression in REGRESSIONS.items()}
     platform_rev = results[PLATFORM_RUN]["rev"]
-    return {"regressions": regressions,
+    # the platform change runs the committed code and params: its inputs are those the proof measured
+    return {"inputs": experiment_inputs(REPO, platform_rev), "settings": PLATFORM_SETTINGS,
+            "regressions": regressions,
             "platform_change": {"description": "the committed params, seed 0, under the AVX2 kernels and fp32",
                                 "environment": AVX2_KERNELS, "experiment": PLATFORM_RUN, "rev": platform_rev,
                                 "platform": experiment_platform(REPO, platform_rev),

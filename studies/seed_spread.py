@@ -42,8 +42,13 @@ def experiment_name(seed: int, avx2: bool) -> str:
     return f"seed-{seed}-avx2" if avx2 else f"seed-{seed}"
 
 
+def own_settings(avx2: bool) -> list[str]:
+    """The params every seed's run sets beside its seeds."""
+    return ["compute.precision=fp32"] if avx2 else []
+
+
 def settings(seed: int, avx2: bool) -> list[str]:
-    return seed_settings(seed) + (["compute.precision=fp32"] if avx2 else [])
+    return seed_settings(seed) + own_settings(avx2)
 
 
 def collect(names: dict[int, str]) -> tuple[dict, dict, dict]:
@@ -89,6 +94,7 @@ def main() -> None:
         "varied": list(SEEDED),
         "platform": runs[str(args.seeds[0])]["platform"],
         "inputs": inputs,
+        "settings": own_settings(args.avx2),  # set on purpose: not a difference from the committed inputs
         "seeds": metrics,
         "runs": runs,
         "check": spread_tolerances(metrics, committed),

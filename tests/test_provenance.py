@@ -31,6 +31,9 @@ def test_every_committed_record_is_current_or_says_it_is_historical():
     assert {"metrics/seed_spread.json", "metrics/likelihood_options.json", "metrics/test_nll.json"} <= set(current)
     spread = json.loads((REPO / "metrics/seed_spread.json").read_text())
     assert not input_differences(spread["inputs"], committed_inputs(REPO))  # no settings of its own
+    avx2 = json.loads((REPO / "metrics/seed_spread_avx2.json").read_text())
+    assert avx2["settings"] == ["compute.precision=fp32"]  # the AVX2 kernels' precision, set on purpose
+    assert own_settings(avx2["inputs"], committed_inputs(REPO)) == ['compute.precision="fp32"']
 
 
 def test_a_record_measured_on_other_train_code_is_stale_and_names_its_refresh_command(copy):
