@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from studies.analysis.calibration import prediction_verdicts, proof_verdicts
+from studies.analysis.calibration import prediction_verdicts, proof_verdicts, rate_interval
 from studies.analysis.experiments import (exp_show, experiment_files, experiment_inputs, experiment_platform,
                                           experiment_results, head_commit, run_experiments, seed_settings)
 from studies.analysis.provenance import source
@@ -36,6 +36,7 @@ from studies.records import (CHECK_PROOF, REPO, SEED_SPREAD, SEED_SPREAD_AVX2, c
 AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 PLATFORM_RUN = "proof-avx2-kernels"
 PLATFORM_SETTINGS = ["compute.precision=fp32"]
+ADOPTION_RATE = 0.01  # the false-alarm rate the rule under test must be shown to hold before it replaces the check's
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def verdicts(record: dict) -> dict:
     seeds = read_record(SEED_SPREAD)["seeds"]
     avx2 = read_record(SEED_SPREAD_AVX2)
     other = None if "historical" in avx2 else avx2["seeds"]
-    return dict(proof_verdicts(seeds, committed_results(), record),
+    return dict(proof_verdicts(seeds, committed_results(), record, other),
                 prediction=prediction_verdicts(seeds, record, other))
 
 
@@ -186,7 +187,8 @@ def check_proof_table() -> str:
              f"{new_rule(law and law['healthy_seeds'], 'failed')} |",
              f"| each healthy seed against the committed run (seed {verdicts['committed_seed']}) | "
              f"{_share(verdicts['against_committed'])} failed | — |",
-             f"| another platform's healthy seeds (the AVX2 spread, when it measured today's code) | — | "
+             f"| another platform's healthy seeds (the AVX2 spread, when it measured today's code), each against "
+             f"the committed run or the law | {new_rule(verdicts.get('other_platform'), 'failed')} | "
              f"{new_rule(law and law['other_platform'], 'failed')} |"]
     for name, regression in proof["regressions"].items():
         need = "must be ≥ 95%" if regression["required"] else "as measured"
@@ -203,7 +205,33 @@ def check_proof_table() -> str:
     alarms += (law["healthy_seeds"]["failures"] + law["other_platform"]["failures"]) if law else []
     lines += ["", "False alarms: " + ("none." if not alarms else "; ".join(f"{a['committed']} / {a['new']}: {a['reason']}"
                                                                           for a in alarms))]
-    return "\n".join(lines)
+    return "\n".join(lines + ([_adoption(verdicts)] if law else []))
+
+
+def _healthy(outcomes: list[dict | None]) -> tuple[int, int]:
+    """False alarms and trials over the healthy comparisons' outcomes."""
+    present = [outcome for outcome in outcomes if outcome]
+    return sum(outcome["failed"] for outcome in present), sum(outcome["trials"] for outcome in present)
+
+
+def _rate(alarms: int, trials: int) -> str:
+    low, high = rate_interval(alarms, trials)
+    return f"{alarms} of {trials} ({100 * low:.1f}–{100 * high:.1f}%)"
+
+
+def _adoption(verdicts: dict) -> str:
+    """Both rules' false-alarm rates over every healthy comparison, and whether the rule under test is adopted:
+    only where the upper end of its interval is at most ADOPTION_RATE."""
+    platform = {"failed": int(not verdicts["platform_change"]["passed"]), "trials": 1}
+    old = _healthy([verdicts["healthy_pairs"], verdicts["against_committed"], verdicts.get("other_platform"), platform])
+    law = verdicts["prediction"]
+    new = _healthy([law["healthy_seeds"], law["other_platform"], law["platform_change"]])
+    needed = next(n for n in range(1, 10_000) if rate_interval(0, n)[1] <= ADOPTION_RATE)
+    adopted = rate_interval(*new)[1] <= ADOPTION_RATE
+    return (f"\nFalse-alarm rate over every healthy comparison, with its exact 95% interval (pairs share seeds: "
+            f"a guide): the check's rule {_rate(*old)}; against the seeds' law {_rate(*new)}. The rule under test "
+            f"replaces the check's only once that interval ends at or below {100 * ADOPTION_RATE:g}% (at least "
+            f"{needed} healthy comparisons without an alarm): " + ("adopted." if adopted else "not adopted."))
 
 
 TABLES = {"check-proof": check_proof_table}

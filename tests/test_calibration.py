@@ -1,11 +1,13 @@
 """The proof's bookkeeping: leave-pair-out false alarms, the committed run's own seed, and power."""
 
+import math
 import random
 
 import pytest
 
 from studies.analysis.calibration import (against, against_the_law, committed_seed, false_alarms, healthy_seeds,
-                                          power, prediction_verdicts, proof_verdicts, spread_tolerances)
+                                          power, prediction_verdicts, proof_verdicts, rate_interval,
+                                          spread_tolerances)
 from studies.analysis.reproducibility import seed_spread
 
 
@@ -71,6 +73,21 @@ def test_the_proof_verdicts_count_false_alarms_and_catches():
     assert verdicts["against_committed"]["failed"] == 1  # ... which fails as a collapse
     assert verdicts["regressions"]["worse"]["trials"] == 24 and verdicts["regressions"]["worse"]["failed"] == 24
     assert verdicts["platform_change"]["passed"]
+    assert verdicts["other_platform"] == {"trials": 0, "failed": 0, "failures": []}
+    elsewhere = proof_verdicts(SEEDS, SEEDS["0"], proof, {"a": files(0.017, 6.3), "b": files(0.05, 6.3)})
+    assert elsewhere["other_platform"]["trials"] == 2 and elsewhere["other_platform"]["failed"] == 1
+    assert elsewhere["other_platform"]["failures"][0]["committed"] == "committed"
+    assert elsewhere["other_platform"]["failures"][0]["new"] == "seed b"
+
+
+def test_a_measured_rate_has_the_exact_binomial_interval():
+    # no hit in n: [0, 1 - 0.025^(1/n)]; n hits in n: [0.025^(1/n), 1]; one hit: low end 1 - 0.975^(1/n)
+    assert rate_interval(0, 60) == (0.0, pytest.approx(1 - 0.025 ** (1 / 60), rel=1e-9))
+    assert rate_interval(5, 5) == (pytest.approx(0.025 ** (1 / 5), rel=1e-9), 1.0)
+    assert rate_interval(1, 16)[0] == pytest.approx(1 - 0.975 ** (1 / 16), rel=1e-9)
+    # 1 of 2: P(X >= 1) = 1 - (1 - p)^2 and P(X <= 1) = 1 - p^2 are 0.025 at the two ends
+    assert rate_interval(1, 2) == (pytest.approx(1 - math.sqrt(0.975), rel=1e-9), pytest.approx(math.sqrt(0.975)))
+    assert rate_interval(0, 367)[1] > 0.01 >= rate_interval(0, 368)[1]
 
 
 def test_the_rule_under_test_judges_each_seed_against_the_others_law_and_the_rest_against_all():

@@ -10,6 +10,8 @@ from itertools import combinations
 from statistics import mean
 from typing import Any, Mapping
 
+from scipy import stats
+
 from studies.analysis.reproducibility import (FileMetrics, comparable, is_collapsed, judge, judge_against_spread,
                                               seed_spread)
 
@@ -72,20 +74,30 @@ def outcome(trials: list[Trial]) -> dict:
             "failures": [{"committed": t.committed, "new": t.new, "reason": t.reason} for t in failed]}
 
 
-def proof_verdicts(seeds: Mapping[str, FileMetrics], committed: FileMetrics, proof: Mapping[str, Any]) -> dict:
+def proof_verdicts(seeds: Mapping[str, FileMetrics], committed: FileMetrics, proof: Mapping[str, Any],
+                   other_platform: Mapping[str, FileMetrics] | None = None) -> dict:
     """The check's measured false alarms and power, judged by its own rule (judge) with spreads that leave
-    out the runs compared: healthy seed pairs, each seed against the committed run, each regression's runs
-    against each healthy seed, and the platform change against the committed run."""
+    out the runs compared: healthy seed pairs, each seed and each of another platform's seeds against the
+    committed run, each regression's runs against each healthy seed, and the platform change against the
+    committed run."""
     own = committed_seed(seeds, committed)
     others = {f"seed {seed}": files for seed, files in seeds.items() if seed != own}
     platform = proof["platform_change"]
     platform_trial = against(seeds, committed, {platform["experiment"]: platform["files"]}, "committed")[0]
+    elsewhere = {f"seed {seed}": files for seed, files in (other_platform or {}).items()}
     return {"committed_seed": own,
             "healthy_pairs": outcome(false_alarms(seeds)),
             "against_committed": outcome(against(seeds, committed, others, "committed")),
+            "other_platform": outcome(against(seeds, committed, elsewhere, "committed")),
             "regressions": {name: outcome(power(seeds, regression["seeds"]))
                             for name, regression in proof["regressions"].items()},
             "platform_change": {"passed": platform_trial.passed, "reason": platform_trial.reason}}
+
+
+def rate_interval(hits: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) interval of a rate measured as hits in trials."""
+    interval = stats.binomtest(hits, trials).proportion_ci(confidence_level=confidence, method="exact")
+    return float(interval.low), float(interval.high)
 
 
 def against_the_law(seeds: Mapping[str, FileMetrics], runs: Mapping[str, FileMetrics],
