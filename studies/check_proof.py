@@ -187,8 +187,8 @@ def check_proof_table() -> str:
              f"{new_rule(law and law['healthy_seeds'], 'failed')} |",
              f"| each healthy seed against the committed run (seed {verdicts['committed_seed']}) | "
              f"{_share(verdicts['against_committed'])} failed | — |",
-             f"| another platform's healthy seeds (the AVX2 spread, when it measured today's code), each against "
-             f"the committed run or the law | {new_rule(verdicts.get('other_platform'), 'failed')} | "
+             f"| another platform's healthy seeds (the AVX2 spread, if of today's code): each against the "
+             f"committed run / the law | {new_rule(verdicts.get('other_platform'), 'failed')} | "
              f"{new_rule(law and law['other_platform'], 'failed')} |"]
     for name, regression in proof["regressions"].items():
         need = "must be ≥ 95%" if regression["required"] else "as measured"
@@ -228,10 +228,10 @@ def _adoption(verdicts: dict) -> str:
     new = _healthy([law["healthy_seeds"], law["other_platform"], law["platform_change"]])
     needed = next(n for n in range(1, 10_000) if rate_interval(0, n)[1] <= ADOPTION_RATE)
     adopted = rate_interval(*new)[1] <= ADOPTION_RATE
-    return (f"\nFalse-alarm rate over every healthy comparison, with its exact 95% interval (pairs share seeds: "
-            f"a guide): the check's rule {_rate(*old)}; against the seeds' law {_rate(*new)}. The rule under test "
-            f"replaces the check's only once that interval ends at or below {100 * ADOPTION_RATE:g}% (at least "
-            f"{needed} healthy comparisons without an alarm): " + ("adopted." if adopted else "not adopted."))
+    return (f"\nFalse alarms over every healthy comparison, exact 95% interval (pairs share seeds): "
+            f"the check's rule {_rate(*old)}; the seeds' law {_rate(*new)}. The law replaces the check's rule only "
+            f"once its interval ends at or below {100 * ADOPTION_RATE:g}% (at least {needed} healthy comparisons, "
+            f"no alarm): " + ("adopted." if adopted else "not adopted."))
 
 
 TABLES = {"check-proof": check_proof_table}
