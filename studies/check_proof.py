@@ -33,9 +33,10 @@ from studies.analysis.experiments import (exp_show, experiment_files, experiment
 from studies.analysis.provenance import source
 from studies.records import (CHECK_PROOF, REPO, SEED_SPREAD, SEED_SPREAD_AVX2, command, committed_results, read_record,
                              write_record)
-AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
+from studies.seed_spread import AVX2_KERNELS, own_settings
+
 PLATFORM_RUN = "proof-avx2-kernels"
-PLATFORM_SETTINGS = ["compute.precision=fp32"]
+PLATFORM_SETTINGS = own_settings(avx2=True)  # as the AVX2 spread's runs: the platform run is one of them
 ADOPTION_RATE = 0.01  # the false-alarm rate the rule under test must be shown to hold before it replaces the check's
 
 
