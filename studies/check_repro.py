@@ -41,6 +41,7 @@ from studies.records import PARAMS, REPO, SEED_SPREAD, relative
 
 SPREAD = relative(SEED_SPREAD)
 RESULTS = ("metrics/", "plots/", "dvc.lock")
+MODES = ("exact", "statistical")
 
 
 def run(*command: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -54,6 +55,8 @@ def committed_json(path: str) -> dict | None:
 
 def choose_mode(requested: str, committed: dict | None, current: dict) -> tuple[str, str]:
     """(mode, why) from the committed platform record and this machine's."""
+    if requested not in ("auto", *MODES):
+        raise ValueError(f"--mode must be auto, exact or statistical, got {requested!r}")
     if requested != "auto":
         return requested, f"asked for with --mode {requested}"
     if committed is None:
@@ -72,6 +75,8 @@ def _describe(record: dict) -> str:
 def metric_rows(mode: str) -> tuple[list, str | None]:
     """One Comparison per metric, the committed files (HEAD) against the re-run's (workspace), and in the
     statistical mode a failure that stands for all of them (a collapse), if any."""
+    if mode not in MODES:
+        raise ValueError(f"the mode is exact or statistical, got {mode!r}")
     paths = metrics_paths(REPO)
     committed_files = {path: committed_json(path) or {} for path in paths}
     new = comparable({path: json.loads((REPO / path).read_text()) if (REPO / path).is_file() else {}
@@ -129,7 +134,7 @@ def _without_platform_hash(lock: dict) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", choices=("auto", "exact", "statistical"), default="auto")
+    parser.add_argument("--mode", choices=("auto", *MODES), default="auto")
     parser.add_argument("--no-rerun", action="store_true", help="compare the workspace's results as they are")
     args = parser.parse_args()
 

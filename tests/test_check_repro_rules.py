@@ -1,9 +1,16 @@
 """The check's own decisions, without running the pipeline: which mode, what counts as the same bits, and what
 it says at the end (tests/test_check_repro.py runs it on the tiny pipeline)."""
 
+import json
+import re
+import subprocess
+import sys
+
 import pytest
 
+from studies import check_repro
 from studies.check_repro import PLATFORM, _verdict, _without_platform_hash, choose_mode
+from tests.conftest import committed_file, tool_environment
 
 ZEN4 = {"cpu_vendor": "AuthenticAMD", "cpu_model": "AMD EPYC", "cpu_family": "family 25, model 17",
         "instruction_set": "AVX512-BF16", "kernels": "AVX512", "gpu": None, "torch": "2.14.1", "device": "cpu",
@@ -45,3 +52,140 @@ def test_a_failure_lists_every_problem_and_exits_1(capsys):
     assert _verdict(["metric test_mse: 0.02 against committed 0.017", "dvc status is not clean"], "statistical") == 1
     assert capsys.readouterr().err == ("NOT REPRODUCED (statistical):\n- metric test_mse: 0.02 against committed "
                                        "0.017\n- dvc status is not clean\n")
+
+
+# The check itself on a git repository holding this commit's records, without re-running anything (--no-rerun):
+# fast, so that the statements below hold under mutation testing too.
+RECORDS = ["dvc.yaml", "dvc.lock", "params.yaml", "metrics/classifier.json", "metrics/eval.json",
+           "metrics/platform.json", "metrics/seed_spread.json"]
+
+
+@pytest.fixture
+def records(tmp_path, monkeypatch):
+    """A git repo of this commit's records (HEAD's), which studies.check_repro takes for the repository."""
+    root = tmp_path / "records"
+    for path in RECORDS:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(committed_file(path))
+    env = tool_environment()
+    for command in (("git", "init", "-q", "-b", "main"), ("git", "add", "-A"), ("git", "commit", "-qm", "records")):
+        subprocess.run(command, cwd=root, env=env, check=True, capture_output=True)
+    monkeypatch.setattr(check_repro, "REPO", root)
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.setenv(name, env[name])
+    return root
+
+
+def check(monkeypatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["check_repro", "--no-rerun", *args])
+    return check_repro.main()
+
+
+def edit_json(path, **changes) -> None:
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), **changes)))
+
+
+def test_the_committed_records_read_back_as_committed(records):
+    assert check_repro.committed_json("metrics/eval.json") == json.loads((records / "metrics/eval.json").read_text())
+    assert check_repro.committed_json("metrics/absent.json") is None
+
+
+def test_unchanged_results_reproduce_exactly_in_the_mode_their_platform_record_picks(records, monkeypatch, capsys):
+    assert check(monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Mode: exact, because this machine is of the committed results' platform class")
+    assert "Reproduced exactly" in out
+
+
+def test_unchanged_results_in_the_statistical_mode_come_back_to_the_bit(records, monkeypatch, capsys):
+    assert check(monkeypatch, "--mode", "statistical") == 0
+    out = capsys.readouterr().out
+    assert ("Seed spread: 9 healthy seeds of metrics/seed_spread.json (seed 0, the committed run itself, left out).\n"
+            in out)  # the committed run is seed 0 of the ten: it is left out of its own spread, and none collapsed
+    assert "Reproduced to the bit: every metric" in out
+
+
+def test_a_metric_within_its_tolerance_passes_the_statistical_mode_and_fails_the_exact(records, monkeypatch, capsys):
+    eval_json = records / "metrics/eval.json"
+    edit_json(eval_json, test_mse=json.loads(eval_json.read_text())["test_mse"] + 1e-7)
+    assert check(monkeypatch, "--mode", "statistical") == 0
+    assert "Reproduced within the seed spread" in capsys.readouterr().out
+    assert check(monkeypatch, "--mode", "exact") == 1
+    err = capsys.readouterr().err
+    assert "- metric test_mse: " in err and "- metrics/eval.json differs from the committed file" in err
+
+
+def test_a_metric_beyond_its_tolerance_fails_by_name(records, monkeypatch, capsys):
+    eval_json = records / "metrics/eval.json"
+    committed = json.loads(eval_json.read_text())["test_mse"]
+    edit_json(eval_json, test_mse=committed + 0.01)
+    assert check(monkeypatch, "--mode", "statistical") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("NOT REPRODUCED (statistical):\n- metric test_mse: ")
+    assert f"against committed {committed!r}" in err and "kl_nats" not in err
+
+
+def test_a_missing_metrics_file_fails_the_check(records, monkeypatch, capsys):
+    (records / "metrics/classifier.json").unlink()
+    assert check(monkeypatch, "--mode", "exact") == 1
+    assert "metrics/classifier.json differs from the committed file" in capsys.readouterr().err
+
+
+def test_without_a_rerun_a_changed_param_is_allowed_but_results_are_compared(records, monkeypatch, capsys):
+    (records / "params.yaml").write_text((records / "params.yaml").read_text() + "\n")
+    assert check(monkeypatch, "--mode", "exact") == 0
+    assert check_repro.changed_files(ignore_results=True) == ["params.yaml"]
+    edit_json(records / "metrics/platform.json", threads=99)
+    assert check_repro.changed_files(ignore_results=False) == ["metrics/platform.json", "params.yaml"]
+    assert check_repro.bits_match_but_the_platform_record()  # it weighs the results files only
+
+
+def test_only_the_platform_record_and_its_hash_changed_is_still_the_same_bits(records):
+    edit_json(records / "metrics/platform.json", threads=99)
+    assert check_repro.bits_match_but_the_platform_record()
+    lock = records / "dvc.lock"
+    committed = lock.read_text()
+    platform_md5 = re.search(r"path: metrics/platform.json\n\s+hash: md5\n\s+md5: (\w+)", committed).group(1)
+    lock.write_text(committed.replace(platform_md5, "0" * 32))  # what a re-run on another machine writes
+    assert check_repro.bits_match_but_the_platform_record()
+    eval_md5 = re.search(r"path: metrics/eval.json\n\s+hash: md5\n\s+md5: (\w+)", committed).group(1)
+    lock.write_text(committed.replace(eval_md5, "0" * 32))
+    assert not check_repro.bits_match_but_the_platform_record()  # another results file's hash changed
+    lock.write_text(committed)
+    edit_json(records / "metrics/eval.json", test_mse=0.5)
+    assert not check_repro.bits_match_but_the_platform_record()
+
+
+def test_a_mode_is_known_by_its_value_not_by_the_string_object(records, capsys):
+    built = "".join  # strings built at runtime, equal to the literals but not the same objects
+    assert choose_mode(built(["au", "to"]), ZEN4, dict(ZEN4))[0] == "exact"
+    rows, failure = check_repro.metric_rows(built(["ex", "act"]))
+    assert failure is None and all(row.passed for row in rows) and "Seed spread" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mode", ["automatic", "", "EXACT"])
+def test_an_unknown_mode_is_refused(records, mode):
+    with pytest.raises(ValueError, match="--mode must be auto, exact or statistical"):
+        choose_mode(mode, ZEN4, ZEN4)
+    with pytest.raises(ValueError, match="the mode is exact or statistical"):
+        check_repro.metric_rows(mode)
+
+
+def test_a_committed_file_git_cannot_show_is_none_and_other_git_failures_stop_the_check(records, monkeypatch):
+    with pytest.raises(subprocess.CalledProcessError):
+        check_repro.run("git", "show", "HEAD:absent.json")
+    killed = subprocess.CompletedProcess(["git"], returncode=-9, stdout="{}", stderr="")
+    monkeypatch.setattr(check_repro, "run", lambda *command, check=True: killed)
+    assert check_repro.committed_json("metrics/eval.json") is None  # a git killed by a signal showed nothing
+
+
+def test_the_statistical_mode_needs_a_seed_spread_of_the_committed_inputs(records, monkeypatch):
+    spread = records / "metrics/seed_spread.json"
+    record = json.loads(spread.read_text())
+    record["inputs"]["train"]["params"]["train.beta"] = 6.0
+    spread.write_text(json.dumps(record))
+    with pytest.raises(SystemExit, match=r"measured on other inputs of train and evaluate .*train\.beta"):
+        check(monkeypatch, "--mode", "statistical")
+    spread.unlink()
+    with pytest.raises(SystemExit, match="metrics/seed_spread.json is missing"):
+        check(monkeypatch, "--mode", "statistical")

@@ -306,4 +306,4 @@ def test_a_download_creates_the_folders_above_its_target(tmp_path):
 
 def test_a_source_of_other_than_two_or_three_items_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"\(name, fetch\) or \(name, fetch, pinned MD5s\), got 4 items"):
-        download_dataset(tmp_path / "data", sources=[("a", lambda root: None, {}, {})])
+        download_dataset(tmp_path / "data", sources=[("a", lambda root: None, {}, {}), ("b",)])  # names the first

@@ -207,3 +207,47 @@ def test_the_same_slices_share_a_sweep_through_an_s3_remote(sliced_sweep, s3_rem
         assert "0 cells to train" in output and "Running stage" not in output
     assert stored_objects() > 0
     collect_and_check(root, origin, "collector-s3", run, s3)
+
+
+def test_the_sd_ratio_interval_at_uneven_counts_other_levels_and_the_smallest_samples():
+    from scipy import stats
+    ratio = 1.3 / 0.5
+    for count, base_count, level in ((4, 10, 0.95), (2, 2, 0.5), (6, 3, 0.8)):
+        tail = (1 - level) / 2
+        expected = (ratio / stats.f.ppf(1 - tail, count - 1, base_count - 1) ** 0.5,
+                    ratio / stats.f.ppf(tail, count - 1, base_count - 1) ** 0.5)
+        assert sd_ratio_interval(1.3, count, 0.5, base_count, level) == pytest.approx(expected, rel=1e-12)
+    assert sd_ratio_interval(1.3, 5, 0.5, 1) is None  # one seed on the committed side: no sd to compare
+    table = sd_by_beta({5.0: {"m": Spread(1.0, 0.5, 10)}, 10.0: {"m": Spread(3.0, 1.3, 4)}}, 5.0)
+    assert table["10"]["m"]["ratio"] == pytest.approx(2.6)
+
+
+def test_two_seeds_have_a_sample_sd_and_spreads_are_hashable_values():
+    sd = summarize({1.0: runs(test_mse=[0.010, 0.012])})[1.0]["test_mse"].sd
+    assert sd == pytest.approx(0.002 / 2 ** 0.5)  # two values: |a − b| / √2
+    assert hash(Spread(1.0, 0.0, 1)) == hash(Spread(1.0, 0.0, 1))
+
+
+@pytest.mark.parametrize("betas, pairs", [
+    ([2.0, 5.0, 10.0], [(2.0, 5.0), (5.0, 10.0)]),          # no beta 1: no 1 -> 5
+    ([0.5, 1.0, 2.0], [(0.5, 1.0), (1.0, 2.0)]),            # no beta 5
+    ([1.0, 5.0], [(1.0, 5.0)]),                             # 1 -> 5 is already a step: not twice
+    ([1.0, 3.0, 5.0], [(1.0, 3.0), (3.0, 5.0), (1.0, 5.0)]),
+])
+def test_the_steps_are_the_neighbours_and_1_to_5_once(betas, pairs):
+    assert compared_pairs(betas) == pairs
+
+
+def test_the_committed_group_is_found_by_value_and_only_for_the_committed_beta():
+    assert beta_group(float("5.0"), committed_beta=5.0) == ("committed", [])
+    assert beta_group(10.0, committed_beta=5.0) == ("beta-10", ["train.beta=10"])
+
+
+@pytest.mark.parametrize("text, parsed", [("1/1", (1, 1)), ("1/2", (1, 2)), ("2/2", (2, 2)), ("3/4", (3, 4))])
+def test_every_slice_from_the_first_to_the_last_is_accepted(text, parsed):
+    assert parse_slice(text) == parsed
+
+
+def test_udr_at_exactly_its_chance_level_is_not_above_it():
+    found = verdicts({1.0: runs(test_mse=[0.01, 0.02])}, {"1": {"bootstrap": {"above_chance": [0.0, 0.2]}}})
+    assert found["udr_above_chance"] == {"1": False}
