@@ -189,3 +189,54 @@ def test_the_statistical_mode_needs_a_seed_spread_of_the_committed_inputs(record
     spread.unlink()
     with pytest.raises(SystemExit, match="metrics/seed_spread.json is missing"):
         check(monkeypatch, "--mode", "statistical")
+
+
+@pytest.mark.parametrize("status_code, reproduced", [(0, True), (1, False), (-9, False)])
+def test_a_rerun_runs_every_stage_and_needs_a_clean_dvc_status_after_it(records, monkeypatch, capsys, status_code,
+                                                                         reproduced):
+    real, dvc_calls = subprocess.run, []
+
+    def dvc_stands_in(command, **options):
+        if command[0] != "dvc":
+            return real(command, **options)
+        dvc_calls.append((list(command), options.get("check")))
+        code = status_code if command == ("dvc", "status", "-q") else 0
+        if options.get("check") and code:
+            raise subprocess.CalledProcessError(code, command)
+        return subprocess.CompletedProcess(command, code, stdout="train:\n\tchanged outs\n", stderr="")
+
+    monkeypatch.setattr(subprocess, "run", dvc_stands_in)
+    monkeypatch.setattr(check_repro, "platform_record", lambda compute: json.loads((records / PLATFORM).read_text()))
+    monkeypatch.setattr(sys, "argv", ["check_repro"])
+    assert check_repro.main() == (0 if reproduced else 1)
+    assert dvc_calls[0] == (["dvc", "repro", "--force"], True)
+    assert ("dvc status is not clean after the re-run:\ntrain:\n\tchanged outs" in capsys.readouterr().err) != reproduced
+
+
+def test_strings_built_at_runtime_pick_the_same_verdicts(records, monkeypatch, capsys):
+    built = "".join
+    eval_json = records / "metrics/eval.json"
+    edit_json(eval_json, test_mse=json.loads(eval_json.read_text())["test_mse"] + 1e-7)
+    assert check(monkeypatch, "--mode", built(["statis", "tical"])) == 0  # results may change in this mode
+    assert "Reproduced within the seed spread" in capsys.readouterr().out
+    subprocess.run(["git", "checkout", "--", "metrics/eval.json"], cwd=records, check=True)
+    assert check(monkeypatch, "--mode", built(["statis", "tical"])) == 0
+    assert "Reproduced to the bit: every metric" in capsys.readouterr().out
+    edit_json(records / PLATFORM, instruction_set="AVX2")  # the workspace's run: another platform class
+    assert check(monkeypatch, "--mode", built(["au", "to"])) == 0
+    assert "Reproduced to the bit on another platform class" in capsys.readouterr().out
+
+
+def test_a_verdict_without_the_bits_or_the_class_named_is_within_the_seed_spread(capsys):
+    assert _verdict([], "statistical") == 0
+    assert capsys.readouterr().out.startswith("Reproduced within the seed spread")
+    assert _verdict([], "statistical", same_bits=True) == 0
+    assert capsys.readouterr().out.startswith("Reproduced to the bit: every metric")
+    assert _verdict([], "".join(["ex", "act"])) == 0
+    assert capsys.readouterr().out.startswith("Reproduced exactly")
+
+
+def test_the_check_runs_as_a_module():
+    shown = subprocess.run([sys.executable, "-m", "studies.check_repro", "--help"], capture_output=True, text=True,
+                           cwd=check_repro.REPO)
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: ")
