@@ -341,3 +341,19 @@ def test_only_the_flag_true_marks_a_collapse_not_a_count_of_one():
     assert is_collapsed({"posterior_collapse": True, "active_units": 5})
     assert not is_collapsed({"posterior_collapse": 1, "active_units": 5})
     assert is_collapsed({"posterior_collapse": False, "active_units": 0})
+
+
+def test_against_the_seeds_law_counts_move_by_one_and_missing_unmeasured_or_odd_metrics_fail():
+    spread = seed_spread(SEEDS)  # active_units is 7 for every seed: sd 0
+    assert judge_against_spread({"active_units": 8}, spread).rows[0].passed
+    assert not judge_against_spread({"active_units": 9}, spread).rows[0].passed
+    new = comparable(metrics_files(0.0176, [2.0, 0.0, 1.0]))
+    del new["classifier_test_accuracy"]
+    rows = {row.metric: row for row in judge_against_spread(dict(new, frechet=1.0, test_mse="n/a"), spread).rows}
+    assert (rows["classifier_test_accuracy"].passed, rows["classifier_test_accuracy"].note) == (
+        False, "missing from the re-run")
+    assert (rows["frechet"].passed, rows["frechet"].note) == (False, "no measured seed spread")
+    assert (rows["test_mse"].passed, rows["test_mse"].note) == (False, "not a number")
+    collapsed = judge_against_spread(comparable(metrics_files(0.087, [0.0, 0.0, 0.0], active=0, collapsed=True)),
+                                     spread)
+    assert (collapsed.passed, collapsed.collapsed) == (False, True)
