@@ -135,11 +135,11 @@ def test_latent_metrics_report_the_largest_units_and_no_indexed_kl():
 
 
 class ShiftedModel(ConstantModel):
-    """Posterior N(1, I) for every image (KL = D/2 nats each), the decoder still at logit 0."""
+    """Posterior N(1/2, I) for every image (KL = D/8 nats each, not a whole number), the decoder still at logit 0."""
 
     def encode(self, images):
-        ones = torch.ones(len(images), self.config.latent_dim)
-        return ones, torch.zeros_like(ones)
+        halves = torch.full((len(images), self.config.latent_dim), 0.5)
+        return halves, torch.zeros_like(halves)
 
 
 @pytest.mark.parametrize("count", [1, 5])
@@ -147,12 +147,12 @@ def test_known_answers_with_a_posterior_off_the_prior(tiny_model_config, count):
     images = torch.zeros(count, 1, 28, 28)
     dims = tiny_model_config.latent_dim
     binary = evaluate(ShiftedModel(tiny_model_config), images, images, batch_size=2, seed=0, binary_pixels=True)
-    assert binary["kl_nats"] == pytest.approx(dims / 2)
+    assert binary["kl_nats"] == pytest.approx(dims / 8)
     assert binary["test_mse"] == pytest.approx(0.25)  # over the 784 pixels of an image, even of a single one
-    assert binary["elbo_nats"] == pytest.approx(-(784 * math.log(2) + dims / 2), rel=1e-6)
+    assert binary["elbo_nats"] == pytest.approx(-(784 * math.log(2) + dims / 8), rel=1e-6)
     grey = evaluate(ShiftedModel(tiny_model_config, "".join("bce")), images, images, batch_size=2, seed=0,
                     binary_pixels=False)  # a loss name read from a file is a new string
-    assert grey["bce_objective"] == pytest.approx(784 * math.log(2) + dims / 2, rel=1e-6)
+    assert grey["bce_objective"] == pytest.approx(784 * math.log(2) + dims / 8, rel=1e-6)
     squared = evaluate(ShiftedModel(tiny_model_config, "mse"), images, images, batch_size=2, seed=0,
                        binary_pixels=True)
     assert set(squared) == {"test_mse", "kl_nats"}  # squared error is neither a likelihood nor the bce objective

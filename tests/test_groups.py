@@ -1,6 +1,7 @@
 """The statistics of comparing groups of seeds, against answers worked out by hand."""
 
 import math
+import warnings
 from itertools import combinations
 from math import comb
 
@@ -100,7 +101,12 @@ def test_what_a_comparison_resolves_and_the_seeds_a_difference_needs():
 def test_a_summary_is_the_count_mean_and_sample_sd():
     summary = Summary.of([1.0, 2.0, 3.0])
     assert (summary.count, summary.mean, summary.sd) == (3, 2.0, 1.0)
-    assert math.isnan(Summary.of([5.0]).sd)
+    assert Summary.of([1.0, 3.0]).sd == pytest.approx(math.sqrt(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one value has no sample sd: nan, without numpy's warning
+        assert math.isnan(Summary.of([5.0]).sd)
+    with pytest.raises(ValueError, match="without values"):
+        Summary.of([])
 
 
 # --- Each branch, against its definition -----------------------------------------------------------------
@@ -113,6 +119,9 @@ def test_the_p_from_the_deals_is_the_share_that_reach_and_ties_count():
     assert p_from_null(np.array([3.0, 6.0, 0.5]), null, exact=True) == pytest.approx([3 / 5, 0.0, 1.0])
     assert p_from_null(np.array([3.0, 6.0]), null, exact=False) == pytest.approx([(3 + 1) / 6, 1 / 6])
     assert p_from_null(np.array([2.0]), null, exact=False) == pytest.approx([5 / 6])
+    # a metric the sides do not move at all (|t| = 0) is reached by every deal, those of |t| = 0 too
+    assert p_from_null(np.array([0.0]), np.array([0.0, 0.0, 1.0]), exact=True) == pytest.approx([1.0])
+    assert p_from_null(np.array([0.0]), np.array([0.0, 0.0, 1.0]), exact=False) == pytest.approx([1.0])
 
 
 def test_many_seeds_a_side_are_dealt_at_random_and_their_p_has_a_floor():
@@ -120,7 +129,7 @@ def test_many_seeds_a_side_are_dealt_at_random_and_their_p_has_a_floor():
     a = np.arange(11, dtype=float).reshape(-1, 1)
     b = a + 100.0  # no random deal comes near the observed |t|
     assert permutation_max_t(a, b) == pytest.approx([1 / (RESAMPLES + 1)])
-    assert smallest_permutation_p(11, 11) == 1 / (RESAMPLES + 1)
+    assert smallest_permutation_p(11, 11) == 1 / (RESAMPLES + 1) == 1 / 10_000
     assert smallest_permutation_p(5, 6) == pytest.approx(1 / 462) == smallest_permutation_p(6, 5)
 
 
@@ -139,6 +148,8 @@ def test_one_side_without_spread_still_has_welchs_interval_and_p():
     assert df == pytest.approx(3.0) and high - low == pytest.approx(2 * stats.t.ppf(0.975, 3) * error)
     for first, second in ((agree, spread), (spread, agree)):
         assert welch_p(first, second) == pytest.approx(2 * stats.t.sf(abs(difference) / error, 3))
+        _, low, high, df = welch_interval(first, second)
+        assert df == pytest.approx(3.0) and high - low == pytest.approx(2 * stats.t.ppf(0.975, 3) * error)
 
 
 def test_a_group_without_spread_predicts_its_own_value_only():
@@ -150,6 +161,7 @@ def test_welchs_degrees_of_freedom_for_unequal_sides():
     va, vb = 1.0 / 4, 9.0 / 6
     assert _welch_df(1.0, 3.0, 4, 6) == pytest.approx((va + vb) ** 2 / (va ** 2 / 3 + vb ** 2 / 5))
     assert _welch_df(0.0, 0.0, 4, 6) == math.inf
+    assert _welch_df(2.0, 3.0, 4, 6) == pytest.approx((1.0 + vb) ** 2 / (1.0 / 3 + vb ** 2 / 5))
     resolved = resolvable_difference(1.0, 3.0, 4, 6, 0.05)
     df = _welch_df(1.0, 3.0, 4, 6)
     assert resolved == pytest.approx((stats.t.ppf(0.975, df) + stats.t.ppf(0.8, df)) * math.sqrt(va + vb))
@@ -158,3 +170,39 @@ def test_welchs_degrees_of_freedom_for_unequal_sides():
 def test_the_seeds_a_difference_needs_are_a_whole_number_either_sign():
     needed = seeds_needed(3.0, 1.0, 1.0, 0.05)
     assert isinstance(needed, int) and seeds_needed(-3.0, 1.0, 1.0, 0.05) == needed
+
+
+def test_welchs_tests_need_two_seeds_a_side():
+    for one, three in (([5.0], [1.0, 2.0, 3.0]), ([1.0, 2.0, 3.0], [5.0])):
+        for test in (welch_interval, welch_p):
+            with pytest.raises(ValueError, match="at least 2 seeds a side"):
+                test(one, three)
+        with pytest.raises(ValueError, match="at least 2 seeds a side"):
+            permutation_max_t(np.array(one)[:, None], np.array(three)[:, None])
+        with pytest.raises(ValueError, match="at least 2 seeds a side"):
+            smallest_permutation_p(len(one), len(three))
+    # two a side: C(4, 2) = 6 deals, of which the observed one and its mirror image reach the observed |t|
+    assert permutation_max_t(np.array([[1.0], [2.0]]), np.array([[3.0], [4.0]])) == pytest.approx([2 / 6])
+    assert smallest_permutation_p(2, 2) == pytest.approx(2 / 6)
+    assert smallest_permutation_p(2, 3) == pytest.approx(1 / 10)
+
+
+def test_sides_without_spread_agree_only_on_the_same_mean_either_way():
+    assert welch_p([8, 8], [7, 7]) == 0 and welch_p([7, 7], [8, 8]) == 0
+    difference, low, high, _ = welch_interval([1.0, 2.0, 3.0], [5.0, 5.0])  # a's variance is exactly 1
+    assert low < difference == 3.0 < high
+
+
+def test_the_superiority_interval_is_scipys_percentile_bootstrap_of_2000_resamples():
+    a, b = [1.0, 2.0, 3.0, 4.0, 5.0], [3.0, 4.0, 5.0, 6.0, 7.0]
+    expected = stats.bootstrap((np.array(a), np.array(b)), probability_of_superiority, paired=False,
+                               vectorized=False, n_resamples=2000, method="percentile",
+                               random_state=np.random.default_rng(0)).confidence_interval
+    assert superiority_interval(a, b) == pytest.approx((expected.low, expected.high))
+
+
+@pytest.mark.parametrize("difference", [0.5, 1.0, 2.0, 3.0])
+def test_the_seeds_a_difference_needs_are_the_fewest_that_resolve_it(difference):
+    alpha = 0.05 / 12
+    fewest = next(k for k in range(2, 1001) if resolvable_difference(1.0, 1.0, k, k, alpha) <= difference)
+    assert seeds_needed(difference, 1.0, 1.0, alpha) == fewest

@@ -26,7 +26,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from math import comb
-from typing import Iterator, Sequence
+from typing import Iterator, Sequence, Sized
 
 import numpy as np
 from scipy import stats
@@ -51,12 +51,21 @@ class Summary:
     @classmethod
     def of(cls, values: Sequence[float]) -> "Summary":
         values = np.asarray(values, dtype=float)
+        if len(values) == 0:
+            raise ValueError("a side without values has no summary")
         return cls(len(values), float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan)
+
+
+def _two_seeds_each(a: Sized, b: Sized) -> None:
+    """Welch's t needs each side's sample sd, so at least two seeds a side."""
+    if min(len(a), len(b)) < 2:
+        raise ValueError(f"Welch's t needs at least 2 seeds a side, not {len(a)} and {len(b)}")
 
 
 def welch_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> tuple[float, float, float, float]:
     """mean(b) - mean(a), its Welch interval (low, high) and degrees of freedom. Two sides without spread
     give a point interval."""
+    _two_seeds_each(a, b)
     a, b = np.asarray(a, float), np.asarray(b, float)
     difference = float(b.mean() - a.mean())
     if a.var(ddof=1) == 0 and b.var(ddof=1) == 0:
@@ -79,6 +88,7 @@ def welch_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def permutation_max_t(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
     """Adjusted p of each metric (columns of a [k_a, m] and b [k_b, m]) by the permutation max-t test."""
+    _two_seeds_each(a, b)
     pooled = np.vstack([a, b])
 
     def largest_t(first: np.ndarray, second: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -104,6 +114,7 @@ def p_from_null(observed: np.ndarray, null: np.ndarray, exact: bool) -> np.ndarr
 def smallest_permutation_p(count_a: int, count_b: int) -> float:
     """The smallest adjusted p a permutation test of these side sizes can give: 1 / (RESAMPLES + 1) from random
     deals; from every deal, the observed one's share, two deals' for equal sides (it and its mirror image)."""
+    _two_seeds_each(range(count_a), range(count_b))
     deals = comb(count_a + count_b, count_a)
     if deals > EXACT_UP_TO:
         return 1 / (RESAMPLES + 1)
@@ -111,6 +122,7 @@ def smallest_permutation_p(count_a: int, count_b: int) -> float:
 
 
 def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
+    _two_seeds_each(a, b)
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.var(ddof=1) == 0 and b.var(ddof=1) == 0:
         return 1.0 if a.mean() == b.mean() else 0.0
