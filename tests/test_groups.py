@@ -201,8 +201,10 @@ def test_the_superiority_interval_is_scipys_percentile_bootstrap_of_2000_resampl
     assert superiority_interval(a, b) == pytest.approx((expected.low, expected.high))
 
 
-@pytest.mark.parametrize("difference", [0.5, 1.0, 2.0, 3.0])
+@pytest.mark.parametrize("difference", [0.5, 1.0, 2.0, 3.0, 20.0])
 def test_the_seeds_a_difference_needs_are_the_fewest_that_resolve_it(difference):
     alpha = 0.05 / 12
     fewest = next(k for k in range(2, 1001) if resolvable_difference(1.0, 1.0, k, k, alpha) <= difference)
     assert seeds_needed(difference, 1.0, 1.0, alpha) == fewest
+    assert seeds_needed(difference, 1.0, 1.0, alpha, most=fewest) == fewest  # the most it looks at counts too
+    assert fewest == 2 or seeds_needed(difference, 1.0, 1.0, alpha, most=fewest - 1) is None

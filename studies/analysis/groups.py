@@ -21,6 +21,7 @@ approximation at the Bonferroni level alpha / m, which the permutation test beat
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import math
 import warnings
@@ -214,8 +215,5 @@ def seeds_needed(difference: float, sd_a: float, sd_b: float, alpha: float, powe
         return resolvable_difference(sd_a, sd_b, count, count, alpha, power) <= abs(difference)
     if difference == 0 or not resolves(most):
         return None
-    low, high = 1, most  # resolves(high) holds; the resolvable difference shrinks as the seeds grow
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (low, middle) if resolves(middle) else (middle, high)
-    return high
+    counts = range(2, most + 1)  # Welch's test needs 2 a side; what it resolves shrinks as the seeds grow
+    return counts[bisect.bisect_left(counts, True, key=resolves)]
