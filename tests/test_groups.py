@@ -34,7 +34,7 @@ def test_sides_without_spread_differ_infinitely_or_not_at_all():
     assert welch_t(a, np.array([[8.0], [8.0]]))[0] == math.inf
     assert welch_t(a, a.copy())[0] == 0
     assert welch_p([7, 7], [8, 8]) == 0 and welch_p([7, 7], [7, 7]) == 1
-    assert welch_interval([7, 7], [8, 8])[1:3] == (1, 1)
+    assert welch_interval([7, 7], [8, 8]) == (1, 1, 1, math.inf)  # a point, on infinitely many degrees of freedom
 
 
 def test_the_exact_permutation_p_of_two_separated_sides_of_three_is_2_in_20():
@@ -100,6 +100,8 @@ def test_what_a_comparison_resolves_and_the_seeds_a_difference_needs():
 
 def test_a_summary_is_the_count_mean_and_sample_sd():
     summary = Summary.of([1.0, 2.0, 3.0])
+    with pytest.raises(AttributeError):  # frozen: a summary of the seeds cannot drift from them
+        summary.mean = 0.0
     assert (summary.count, summary.mean, summary.sd) == (3, 2.0, 1.0)
     assert Summary.of([1.0, 3.0]).sd == pytest.approx(math.sqrt(2))
     with warnings.catch_warnings():
@@ -165,6 +167,9 @@ def test_welchs_degrees_of_freedom_for_unequal_sides():
     resolved = resolvable_difference(1.0, 3.0, 4, 6, 0.05)
     df = _welch_df(1.0, 3.0, 4, 6)
     assert resolved == pytest.approx((stats.t.ppf(0.975, df) + stats.t.ppf(0.8, df)) * math.sqrt(va + vb))
+    df = _welch_df(2.0, 3.0, 4, 6)
+    assert resolvable_difference(2.0, 3.0, 4, 6, 0.05) == pytest.approx(
+        (stats.t.ppf(0.975, df) + stats.t.ppf(0.8, df)) * math.sqrt(4.0 / 4 + vb))
 
 
 def test_the_seeds_a_difference_needs_are_a_whole_number_either_sign():
@@ -191,20 +196,34 @@ def test_sides_without_spread_agree_only_on_the_same_mean_either_way():
     assert welch_p([8, 8], [7, 7]) == 0 and welch_p([7, 7], [8, 8]) == 0
     difference, low, high, _ = welch_interval([1.0, 2.0, 3.0], [5.0, 5.0])  # a's variance is exactly 1
     assert low < difference == 3.0 < high
+    difference, low, high, _ = welch_interval([5.0, 5.0], [1.0, 2.0, 3.0])  # b's variance is exactly 1
+    assert low < difference == -3.0 < high
 
 
-def test_the_superiority_interval_is_scipys_percentile_bootstrap_of_2000_resamples():
-    a, b = [1.0, 2.0, 3.0, 4.0, 5.0], [3.0, 4.0, 5.0, 6.0, 7.0]
-    expected = stats.bootstrap((np.array(a), np.array(b)), probability_of_superiority, paired=False,
-                               vectorized=False, n_resamples=2000, method="percentile",
+def test_the_superiority_interval_is_scipys_percentile_bootstrap_of_2000_resamples_seeded_with_0():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=30), rng.normal(size=30) + 0.5  # 900 pairs: the interval moves with the resamples
+    expected = stats.bootstrap((a, b), probability_of_superiority, paired=False, vectorized=False,
+                               n_resamples=2000, method="percentile",
                                random_state=np.random.default_rng(0)).confidence_interval
     assert superiority_interval(a, b) == pytest.approx((expected.low, expected.high))
+    assert superiority_interval(a, b, seed=1) != pytest.approx((expected.low, expected.high))
 
 
 @pytest.mark.parametrize("difference", [0.5, 1.0, 2.0, 3.0, 20.0])
 def test_the_seeds_a_difference_needs_are_the_fewest_that_resolve_it(difference):
     alpha = 0.05 / 12
     fewest = next(k for k in range(2, 1001) if resolvable_difference(1.0, 1.0, k, k, alpha) <= difference)
-    assert seeds_needed(difference, 1.0, 1.0, alpha) == fewest
+    assert seeds_needed(difference, 1.0, 1.0, alpha) == fewest == seeds_needed(-difference, 1.0, 1.0, alpha)
     assert seeds_needed(difference, 1.0, 1.0, alpha, most=fewest) == fewest  # the most it looks at counts too
     assert fewest == 2 or seeds_needed(difference, 1.0, 1.0, alpha, most=fewest - 1) is None
+    exactly = resolvable_difference(1.0, 1.0, fewest, fewest, alpha)  # what the fewest resolve, no less
+    assert seeds_needed(exactly, 1.0, 1.0, alpha) == fewest
+
+
+def test_random_deals_are_seeded_with_0_unless_asked_otherwise():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(11, 2)), rng.normal(size=(11, 2)) + [0.0, 0.8]
+    p = permutation_max_t(a, b)
+    assert p == pytest.approx(permutation_max_t(a, b, seed=0)) and p[1] > smallest_permutation_p(11, 11)
+    assert p[1] != permutation_max_t(a, b, seed=1)[1]
