@@ -124,6 +124,8 @@ def test_the_p_from_the_deals_is_the_share_that_reach_and_ties_count():
     # a metric the sides do not move at all (|t| = 0) is reached by every deal, those of |t| = 0 too
     assert p_from_null(np.array([0.0]), np.array([0.0, 0.0, 1.0]), exact=True) == pytest.approx([1.0])
     assert p_from_null(np.array([0.0]), np.array([0.0, 0.0, 1.0]), exact=False) == pytest.approx([1.0])
+    # the tolerance is relative below the observed |t| whatever its size (below 1 as well as above)
+    assert p_from_null(np.array([0.5, 3.0]), np.array([0.5, 0.25, 3.0]), exact=True) == pytest.approx([2 / 3, 1 / 3])
 
 
 def test_many_seeds_a_side_are_dealt_at_random_and_their_p_has_a_floor():
