@@ -96,6 +96,14 @@ def test_a_record_lists_the_targets_it_has_no_entry_for_and_checks_only_its_modu
     assert record_of({}, [])["not_measured"] == list(TARGETS)
 
 
+def test_a_record_keeps_only_the_runs_that_made_its_entries():
+    module = next(iter(TARGETS))
+    entry = {"module": module, "commit": "b" * 40, "mutants": 0, "killed": 0, "survived": 0, "incompetent": 0,
+             "survivors": []}
+    runs = [{"commit": "a" * 40, "modules": [module]}, {"commit": "b" * 40, "modules": [module]}]
+    assert record_of({module: entry}, runs)["runs"] == runs[1:]  # the first run's entry was measured again
+
+
 @pytest.fixture(scope="module")
 def record():
     return json.loads((REPO / "metrics" / "mutation.json").read_text())

@@ -385,7 +385,7 @@ def survivors_of(entries: dict[str, Any]) -> list[Survivor]:
 def record(entries: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The record of the targets measured on today's code and tests: their counts and survivors (each with
     today's reason), when and where each was mutated; the totals; the equivalents of those modules that name no
-    survivor; the targets not measured yet; and the runs that made it."""
+    survivor; the targets not measured yet; and the runs that made its entries."""
     equivalents = [entry for entry in load_equivalents() if entry["module"] in entries]
     for result in entries.values():
         for survivor in result["survivors"]:
@@ -397,7 +397,8 @@ def record(entries: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any
     unexplained = sum(1 for result in entries.values() for s in result["survivors"] if s["why"] is None)
     return {"tool": f"cosmic-ray {version('cosmic-ray')}", "pytest_args": PYTEST_ARGS, **totals,
             "unexplained": unexplained, "unmatched_equivalents": unmatched(equivalents, survivors_of(entries)),
-            "not_measured": [module for module in TARGETS if module not in entries], "runs": runs[-5:],
+            "not_measured": [module for module in TARGETS if module not in entries],
+            "runs": [run for run in runs if any(entry.get("commit") == run["commit"] for entry in entries.values())],
             "modules": entries}
 
 
@@ -502,16 +503,20 @@ def mutation_summary() -> str:
     lines.append(f"| **all** | **{record['mutants']}** | **{record['killed']}** | "
                  f"**{record.get('timeouts', '—')}** | **{record['survived'] - record['unexplained']}** | "
                  f"**{record['unexplained']}** | **{record['incompetent']}** | |")
-    runs = [f"{len(run['modules'])} modules at commit `{run['commit'][:7]}`"
-            + (" with uncommitted changes" if run.get("uncommitted_changes") else "")
-            + f" on {run['machine']['cpu_model']} ({run['machine']['cpu_family']}, {run['machine']['instruction_set']}),"
-            f" {run['workers']} at once on {run['machine']['cores']} cores: {run['wall_seconds'] / 60:.1f} min"
-            for run in _runs(record)]
+    by_machine: dict[str, list[str]] = {}
+    for run in _runs(record):
+        machine_ = run["machine"]
+        where = (f"{machine_['cpu_model']} ({machine_['cpu_family']}, {machine_['instruction_set']}), "
+                 f"{run['workers']} at once on {machine_['cores']} cores")
+        by_machine.setdefault(where, []).append(
+            f"`{run['commit'][:7]}`{' with uncommitted changes' if run.get('uncommitted_changes') else ''} "
+            f"{len(run['modules'])} module{'s' * (len(run['modules']) != 1)} in {run['wall_seconds'] / 60:.1f} min")
+    runs = [f"on {where}: {', '.join(made)}" for where, made in by_machine.items()]
     changed = [module for module, result in record["modules"].items()
                if any(_md5(path) != md5_ for path, md5_ in result["files"].items())]
     unmatched_ = record.get("unmatched_equivalents", [])
     not_measured = [module for module in record.get("not_measured", []) if module in TARGETS]
-    lines += ["", f"{record['tool']}. Runs: " + "; ".join(runs) + ". "
+    lines += ["", f"{record['tool']}. Runs behind the entries, " + "; ".join(runs) + ". "
               + (f"**Not in the record yet** (not measured on today's code and tests, or survivors still to explain; "
                  f"{len(not_measured)} of {len(TARGETS)} targets): "
                  f"{', '.join(f'`{m}`' for m in not_measured)}. " if not_measured else "")
