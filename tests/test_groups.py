@@ -33,6 +33,8 @@ def test_sides_without_spread_differ_infinitely_or_not_at_all():
     a = np.array([[7.0], [7.0]])
     assert welch_t(a, np.array([[8.0], [8.0]]))[0] == math.inf
     assert welch_t(a, a.copy())[0] == 0
+    assert math.isnan(welch_t(a, np.array([[8.0], [math.nan]]))[0])
+    assert math.isnan(welch_t(a, np.array([[8.0], [math.inf]]))[0])  # no spread can be measured beside inf
     assert welch_p([7, 7], [8, 8]) == 0 and welch_p([7, 7], [7, 7]) == 1
     assert welch_interval([7, 7], [8, 8]) == (1, 1, 1, math.inf)  # a point, on infinitely many degrees of freedom
 

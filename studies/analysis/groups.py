@@ -79,12 +79,13 @@ def welch_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL)
 
 def welch_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Welch's t of b against a along the seeds' axis (-2) for each metric (last axis): [..., k, m] -> [..., m].
-    A difference between two sides without spread is infinitely many standard errors; no difference is 0."""
-    difference = b.mean(axis=-2) - a.mean(axis=-2)
-    error = np.sqrt(a.var(axis=-2, ddof=1) / a.shape[-2] + b.var(axis=-2, ddof=1) / b.shape[-2])
+    A difference between two sides without spread is infinitely many standard errors; no difference is 0; a
+    value that is not a number gives no t (nan)."""
     with np.errstate(divide="ignore", invalid="ignore"):
+        difference = b.mean(axis=-2) - a.mean(axis=-2)
+        error = np.sqrt(a.var(axis=-2, ddof=1) / a.shape[-2] + b.var(axis=-2, ddof=1) / b.shape[-2])
         t = difference / error
-    return np.where(error > 0, t, np.where(difference == 0, 0.0, np.copysign(np.inf, difference)))
+    return np.where(error == 0, np.where(difference == 0, 0.0, np.copysign(np.inf, difference)), t)
 
 
 def permutation_max_t(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
