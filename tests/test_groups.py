@@ -167,6 +167,7 @@ def test_welchs_degrees_of_freedom_for_unequal_sides():
     va, vb = 1.0 / 4, 9.0 / 6
     assert _welch_df(1.0, 3.0, 4, 6) == pytest.approx((va + vb) ** 2 / (va ** 2 / 3 + vb ** 2 / 5))
     assert _welch_df(0.0, 0.0, 4, 6) == math.inf
+    assert math.isnan(_welch_df(math.nan, 1.0, 4, 6))
     assert _welch_df(2.0, 3.0, 4, 6) == pytest.approx((1.0 + vb) ** 2 / (1.0 / 3 + vb ** 2 / 5))
     resolved = resolvable_difference(1.0, 3.0, 4, 6, 0.05)
     df = _welch_df(1.0, 3.0, 4, 6)

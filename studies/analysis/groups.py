@@ -197,7 +197,7 @@ def superiority_interval(a: Sequence[float], b: Sequence[float], level: float = 
 def _welch_df(sd_a: float, sd_b: float, count_a: int, count_b: int) -> float:
     va, vb = sd_a ** 2 / count_a, sd_b ** 2 / count_b
     denominator = va ** 2 / (count_a - 1) + vb ** 2 / (count_b - 1)
-    return (va + vb) ** 2 / denominator if denominator > 0 else math.inf
+    return (va + vb) ** 2 / denominator if denominator != 0 else math.inf  # nan for an sd that is not a number
 
 
 def resolvable_difference(sd_a: float, sd_b: float, count_a: int, count_b: int, alpha: float,
