@@ -232,3 +232,9 @@ def test_random_deals_are_seeded_with_0_unless_asked_otherwise():
     p = permutation_max_t(a, b)
     assert p == pytest.approx(permutation_max_t(a, b, seed=0)) and p[1] > smallest_permutation_p(11, 11)
     assert p[1] != permutation_max_t(a, b, seed=1)[1]
+
+
+def test_the_seeds_a_difference_needs_are_looked_for_up_to_1000_a_side():
+    alpha = 0.05 / 12
+    assert seeds_needed(resolvable_difference(1.0, 1.0, 1000, 1000, alpha), 1.0, 1.0, alpha) == 1000
+    assert seeds_needed(resolvable_difference(1.0, 1.0, 1001, 1001, alpha), 1.0, 1.0, alpha) is None
