@@ -218,8 +218,9 @@ def copy_of_committed_tiny_repo(committed_tiny_repo, tmp_path) -> Path:
 # each followed in the run by quick modules. pytest-xdist (--dist loadfile --no-loadscope-reorder) hands a
 # worker the next module in this order as it runs low, so the long ones start early and the quick ones
 # fill the gaps, instead of a long module starting last while the other worker idles.
-LONGEST_MODULES = ("test_check_repro.py", "test_sweep.py", "test_slurm_sweep.py", "test_resume.py",
-                   "test_likelihood_options.py", "test_dvc_yaml.py", "test_offline_plots.py", "test_docs.py")
+LONGEST_MODULES = ("test_check_repro.py", "test_sweep.py", "test_seed_group.py", "test_slurm_sweep.py",
+                   "test_resume.py", "test_likelihood_options.py", "test_dvc_yaml.py", "test_docs.py",
+                   "test_offline_plots.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

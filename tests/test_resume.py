@@ -1,6 +1,7 @@
 """Interrupted training resumes from the last finished epoch and ends byte-identical."""
 
 import dataclasses
+import shutil
 import signal
 import subprocess
 import sys
@@ -88,11 +89,30 @@ def uninterrupted(tmp_path_factory):
     return directory
 
 
+@pytest.fixture(scope="module")
+def killed_after_two_epochs(tmp_path_factory):
+    """One run killed (kill -9) after two epochs: each test that resumes it, or refuses to, works in a copy."""
+    directory = setup_run(tmp_path_factory.mktemp("killed"), "killed")
+    returncode, _ = interrupt_after_two_epochs(directory, signal.SIGKILL)
+    assert returncode == -signal.SIGKILL
+    return directory
+
+
+def interrupted_run(tmp_path, killed_after_two_epochs, sig):
+    """A run interrupted by sig after two epochs: a copy of the killed one for kill -9, interrupted here for
+    the others. (returncode, stderr) of the interruption."""
+    directory = tmp_path / "interrupted"
+    if sig == signal.SIGKILL:
+        shutil.copytree(killed_after_two_epochs, directory)
+        return directory, -signal.SIGKILL, ""
+    directory = setup_run(tmp_path, "interrupted")
+    return directory, *interrupt_after_two_epochs(directory, sig)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
-def test_interrupted_training_resumes_to_identical_results(tmp_path, uninterrupted, sig):
-    directory = setup_run(tmp_path, "interrupted")
-    returncode, stderr = interrupt_after_two_epochs(directory, sig)
+def test_interrupted_training_resumes_to_identical_results(tmp_path, uninterrupted, killed_after_two_epochs, sig):
+    directory, returncode, stderr = interrupted_run(tmp_path, killed_after_two_epochs, sig)
     assert not (directory / "model.pt").exists() and not (directory / "log.csv").exists()
     if sig == signal.SIGINT:
         assert returncode == 130
@@ -119,9 +139,8 @@ def test_the_fingerprint_covers_the_thread_count(params):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("section, key, value", [("train", "beta", 3.0), ("compute", "threads", 2)])
-def test_a_checkpoint_with_other_params_is_not_resumed(tmp_path, section, key, value):
-    directory = setup_run(tmp_path, "changed")
-    interrupt_after_two_epochs(directory, signal.SIGKILL)
+def test_a_checkpoint_with_other_params_is_not_resumed(tmp_path, killed_after_two_epochs, section, key, value):
+    directory = shutil.copytree(killed_after_two_epochs, tmp_path / "changed")
     changed = dict(PARAMS, **{section: dict(PARAMS[section], **{key: value})})
     (directory / "params.yaml").write_text(yaml.safe_dump(changed))
     result = finish(directory)
