@@ -99,8 +99,8 @@ def killed_after_two_epochs(tmp_path_factory):
 
 
 def interrupted_run(tmp_path, killed_after_two_epochs, sig):
-    """A run interrupted by sig after two epochs: a copy of the killed one for kill -9, interrupted here for
-    the others. (returncode, stderr) of the interruption."""
+    """A run interrupted by sig after two epochs (a copy of the killed one for kill -9, interrupted here for
+    the others): its directory, and the interruption's return code and stderr."""
     directory = tmp_path / "interrupted"
     if sig == signal.SIGKILL:
         shutil.copytree(killed_after_two_epochs, directory)
