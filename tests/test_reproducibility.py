@@ -10,8 +10,10 @@ import pytest
 import torch
 import yaml
 
+from betavae import evaluation
 from betavae.errors import BetaVAEError
 from betavae.evaluation import kl_of_largest_units
+from studies.analysis import reproducibility
 from studies.analysis.experiments import stage_inputs
 from studies.analysis.reproducibility import (FAMILY_WISE_ALPHA, comparable, compare, compare_exactly, critical_t,
                                               flatten, format_table, is_collapsed, judge, judge_against_spread,
@@ -46,6 +48,10 @@ def test_the_per_dimension_kl_is_compared_as_the_kl_of_the_largest_units():
     ordered = order_free({"kl_per_dimension.z00": 0.1, "kl_per_dimension.z01": 3.0, "kl_per_dimension.z02": 1.0,
                           "test_mse": 0.02})
     assert ordered == {"test_mse": 0.02, "kl_largest_units.1": 3.0, "kl_largest_units.2": 4.0}
+
+
+def test_as_many_largest_units_are_derived_as_evaluate_reports():
+    assert reproducibility.KL_LARGEST_UNITS == evaluation.KL_LARGEST_UNITS
 
 
 def test_a_record_with_the_kl_by_unit_index_compares_as_one_with_the_largest_units():
