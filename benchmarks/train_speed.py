@@ -30,7 +30,6 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-from torchvision import datasets, transforms
 
 from betavae.compute import configure
 from betavae.data import load_images
@@ -50,6 +49,7 @@ SUITE_COMMAND = ("make", "test")  # the README's test command, .venv included
 
 def train_reference(epochs: int, threads: int) -> tuple[torch.nn.Module, int]:
     """pytorch/examples-style loop; returns the model and the number of training images seen."""
+    from torchvision import datasets, transforms  # here: tools.docs imports this module for its tables only
     params = load_params(PARAMS)
     torch.set_num_threads(threads)
     torch.manual_seed(0)

@@ -10,7 +10,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
 
 from betavae.io import atomic_path  # noqa: E402
 
@@ -20,6 +19,9 @@ CELL = 28 + PAD
 
 def _grid(images: torch.Tensor, columns: int) -> np.ndarray:
     """[N, 1, 28, 28] -> a single [H, W] image, white gaps between cells."""
+    # Imported here: torchvision's import costs a process about 1.4 s of CPU (its ops import torch._dynamo),
+    # and the studies that draw only plots (save_figure) need none of it
+    from torchvision.utils import make_grid
     return make_grid(images.clamp(0, 1), nrow=columns, padding=PAD, pad_value=1.0)[0].numpy()
 
 

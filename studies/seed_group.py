@@ -43,9 +43,7 @@ import yaml
 from dvc.exceptions import InvalidArgumentError
 from dvc.utils.hydra import apply_overrides
 
-from betavae.data import load_images
 from betavae.errors import BetaVAEError, ParamsError
-from betavae.evaluation import encode_all, kl_per_dimension
 from betavae.machine import platform_differences, platform_record, same_platform_class
 from betavae.params import Params, parse_params
 from studies.analysis.experiments import (existing_experiments, experiment_files, experiment_inputs,
@@ -207,6 +205,7 @@ def record_cell(repo: Path, path: Path, group: str, settings: Sequence[str], see
 
 def representation(repo: Path, rev: str, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The test images' posterior means [N, D] under the experiment's model, and each unit's mean KL [D]."""
+    from betavae.evaluation import encode_all, kl_per_dimension  # here: see fill_udr_pairs
     mu, logvar = encode_all(load_experiment_model(repo, rev), images, batch_size=1000)
     return mu, kl_per_dimension(mu, logvar)
 
@@ -219,6 +218,9 @@ def fill_udr_pairs(repo: Path, path: Path, data_dir: Path) -> None:
     missing = [(a, b) for i, a in enumerate(cells) for b in list(cells)[i + 1:] if f"{a}-{b}" not in record["udr_pairs"]]
     if not missing:
         return
+    # Imported here: reading the data imports torchvision (about 1.4 s of CPU), which the commands that score
+    # no pair (the sweep's collection, a group already scored) never need
+    from betavae.data import load_images
     images, _ = load_images(data_dir, "test")
     models: dict[str, tuple[torch.Tensor, torch.Tensor] | None] = {}
     for seed in dict.fromkeys(seed for pair in missing for seed in pair):

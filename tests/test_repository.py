@@ -1,6 +1,6 @@
 """The repository's shape: the pipeline library holds only what the stages import and is all that installs,
-the studies and tools apart, every entry point answers --help, tests mirror the modules, and the slow
-marker follows its rule."""
+the studies and tools apart, every entry point answers --help, tests mirror the modules, the slow
+marker follows its rule, and the study commands start without torchvision."""
 
 import importlib
 import subprocess
@@ -92,3 +92,13 @@ def test_the_pipeline_and_the_tests_have_their_own_requirements_both_pinned_by_t
     assert runtime | dev <= constraints.keys()
     assert constraints["torch"] == "2.14.1" and constraints["torchvision"] == "0.29.1"
     assert not runtime & {"pytest", "pytest-xdist", "moto", "flask"} and dev >= {"pytest", "moto"}
+
+
+def test_the_study_commands_that_read_no_images_start_without_torchvision():
+    """Its import costs a process about 1.4 s of CPU (torchvision's ops import torch._dynamo): the check, the
+    diff, the seed spread and the sweep's collection run many times over in the test suite."""
+    commands = ("studies.check_repro", "studies.diff", "studies.seed_spread", "studies.seed_group",
+                "studies.beta_sweep", "studies.slurm_sweep", "studies.check_proof", "studies.likelihood_options")
+    code = f"import sys; {'; '.join(f'import {name}' for name in commands)}; print('torchvision' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False"]
