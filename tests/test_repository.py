@@ -94,9 +94,10 @@ def test_the_pipeline_and_the_tests_have_their_own_requirements_both_pinned_by_t
     assert not runtime & {"pytest", "pytest-xdist", "moto", "flask"} and dev >= {"pytest", "moto"}
 
 
-def test_the_study_commands_that_read_no_images_start_without_torchvision():
+def test_the_study_commands_start_without_torchvision():
     """Its import costs a process about 1.4 s of CPU (torchvision's ops import torch._dynamo): the check, the
-    diff, the seed spread and the sweep's collection run many times over in the test suite."""
+    diff, the seed spread and the sweep's collection run many times over in the test suite; the commands that
+    read images import it when they do."""
     commands = ("studies.check_repro", "studies.diff", "studies.seed_spread", "studies.seed_group",
                 "studies.beta_sweep", "studies.slurm_sweep", "studies.check_proof", "studies.likelihood_options")
     code = f"import sys; {'; '.join(f'import {name}' for name in commands)}; print('torchvision' in sys.modules)"
