@@ -1,5 +1,5 @@
 """Helpers the test modules share (no test module imports another): running commands, reading the
-workflows, a `dvc exp show` state, a shared origin with a DVC remote, and a planted pickle."""
+workflows, a `dvc exp show` state, and a shared origin with a DVC remote."""
 
 from __future__ import annotations
 
@@ -58,13 +58,3 @@ def origin_with_remote(root: Path, params: dict, **images: int) -> tuple[Path, P
     run(first, "git", "remote", "add", "origin", str(origin))
     run(first, "git", "push", "-q", "origin", "main")
     return origin, storage, first
-
-
-class Planted:
-    """What an attacker would pickle: unpickling it calls a function of their choice."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +18,6 @@ from betavae.compute import CPU_FP32
 from betavae.model import BetaVAE
 from betavae.training import build_trial
 from tests.conftest import REPO, TINY_PARAMS, write_tiny_dataset
-from tests.helpers import Planted
 
 # 58 batches an epoch: the interruption after epoch 2 falls inside the learning-rate warm-up and the KL warm-up,
 # and three epochs remain to resume
@@ -156,6 +156,15 @@ def test_a_checkpoint_with_other_params_is_not_resumed(tmp_path, killed_after_tw
         finish(fresh)
         assert (directory / "model.pt").read_bytes() == (fresh / "model.pt").read_bytes()
 
+
+class Planted:
+    """What an attacker would pickle: unpickling it calls a function of their choice."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
 
 
 def test_a_planted_checkpoint_is_refused_in_one_line_and_runs_nothing(tmp_path, capsys):
