@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from betavae.idx import write_idx
 from betavae.machine import platform_differences
 from betavae.params import Params, load_params
 from studies.check_repro import committed_json
+from tests.stage_forkserver import start_server
 from tools.mutation import copy_checkout
 
 REPO = Path(__file__).resolve().parent.parent
@@ -171,10 +174,43 @@ def tiny_dvc_workspace(root: Path, params: dict, train: int = 200, test: int = 5
 
 
 def tool_environment(**extra: str) -> dict:
-    """os.environ with this venv's dvc first on PATH and a git identity, for git and dvc in tests."""
-    return dict(os.environ, DVC_NO_ANALYTICS="1", PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+    """os.environ with this venv's dvc first on PATH, a git identity, and the stages run in forks of a process
+    that has imported torch (stage_server_environment), for git and dvc in tests."""
+    return dict(os.environ, **stage_server_environment(), DVC_NO_ANALYTICS="1",
+                PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
                 GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.invalid",
                 GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.invalid", **extra)
+
+
+_stage_server: list = []  # this process's server and its environment, started by the first slow test that asks
+_in_slow_test = [False]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Note, before its fixtures are set up, whether the next test is slow: only those run stages."""
+    _in_slow_test[0] = item.get_closest_marker("slow") is not None
+
+
+def stage_server_environment() -> dict:
+    """Where a `python -m stages.*` hands its stage to tests/stage_forkserver.py's server (it starts in 0.1 s
+    instead of 3 s): the PYTHONPATH of its sitecustomize. Empty in a quick test (it runs no stage, and the
+    server costs some 3 s of CPU to start) and where STAGES_IN_FRESH_PYTHON=1 asks for a fresh interpreter
+    per stage."""
+    if os.environ.get("STAGES_IN_FRESH_PYTHON") == "1" or not (_stage_server or _in_slow_test[0]):
+        return {}
+    if not _stage_server:
+        directory = Path(tempfile.mkdtemp(prefix="betavae-stages-"))  # short: a socket path is at most 107 bytes
+        server, environment = start_server(directory)
+        _stage_server.append(environment)
+        atexit.register(_stop_stage_server, server, directory)
+    return {"PYTHONPATH": _stage_server[0]["PYTHONPATH"]}
+
+
+def _stop_stage_server(server: subprocess.Popen, directory: Path) -> None:
+    server.kill()
+    server.wait()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _git_dvc_commit(root: Path, message: str) -> None:
